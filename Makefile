@@ -1,0 +1,52 @@
+# Every target bootstraps what it needs, idempotently, on a fresh Debian machine:
+# Debian packages (as root or through sudo) and a .venv with the toolkit installed editable.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+OCRE := $(VENV)/bin/ocre
+# clang/lld/wasi-libc build containers; clang-19 adds the SDK's imported-memory style; wabt checks modules;
+# qemu + arm-none-eabi run bare-metal test firmware; docker-registry is the loopback OCI registry for tests;
+# device-tree-compiler parses generated overlays.
+DEB_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 clang-19 lld-19 libclang-rt-19-dev-wasm32 \
+	wabt qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi docker-registry device-tree-compiler \
+	python3-venv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMP_DEB := $(VENV)/.deb-ok
+STAMP_PY := $(VENV)/.py-ok
+
+.PHONY: all setup demo test lint bench fuzz reliability clean
+all: test
+
+$(STAMP_DEB):
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+$(STAMP_PY): $(STAMP_DEB) pyproject.toml
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip >/dev/null
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP_PY)
+
+demo: setup
+	@mkdir -p build/demo
+	$(OCRE) build examples/hello/hello.c -o build/demo/hello.wasm
+	$(OCRE) run -e GREETING=Hello build/demo/hello.wasm world
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check ocre_py west_commands tests benchmarks
+	$(VENV)/bin/ruff format --check ocre_py west_commands tests benchmarks
+
+bench: setup
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

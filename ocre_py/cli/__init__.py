@@ -1,0 +1,1 @@
+"""The ``ocre`` command line: a thin skin that parses, calls the library, and reports."""

@@ -1,0 +1,110 @@
+"""``ocre`` entry point: one exception boundary and the table of command modules.
+
+Each module in :data:`COMMAND_MODULES` exposes ``register(subparsers)``; its handlers take the parsed
+``argparse.Namespace`` and return an exit code. Command modules import the library lazily, inside
+their handlers, so ``ocre run`` does not pay for jinja2, west or pyelftools at start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from ocre_py.cli import exit_codes
+from ocre_py.errors import OcreError
+
+#: Command modules, in the order their verbs appear in ``ocre --help``.
+COMMAND_MODULES: tuple[str, ...] = (
+    "ocre_py.cli.run",
+    "ocre_py.cli.build",
+    "ocre_py.cli.version",
+)
+
+log = logging.getLogger("ocre_py")
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``ocre: error: <message>`` and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(exit_codes.USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="ocre",
+        description="Build, package, deploy and run WebAssembly containers on Zephyr MCUs and Linux.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show debug logs and full tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only show errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"ocre: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _setup_logging(debug: bool, quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    root = logging.getLogger("ocre_py")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING)
+    root.propagate = False
+
+
+def _error(message: str, hint: str | None = None) -> None:
+    sys.stderr.write(f"ocre: error: {message}\n")
+    if hint:
+        sys.stderr.write(f"ocre: hint: {hint}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``ocre`` command and return its exit code (never raises, never exits)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help or a usage error
+        return int(exc.code or 0)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return exit_codes.USAGE
+    _setup_logging(args.debug, args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except OcreError as exc:
+        _error(exc.message, exc.hint)
+        return exc.exit_code
+    except subprocess.CalledProcessError as exc:
+        cmd = exc.cmd if isinstance(exc.cmd, str) else shlex.join(map(str, exc.cmd))
+        _error(f"command failed with exit code {exc.returncode}: {cmd}")
+        return exc.returncode or exit_codes.FAILURE
+    except BrokenPipeError:
+        return exit_codes.SUCCESS
+    except KeyboardInterrupt:
+        return exit_codes.INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return exit_codes.FAILURE
+
+
+def console() -> NoReturn:
+    """The ``ocre`` console script."""
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    sys.exit(code)

@@ -1,0 +1,35 @@
+"""Name rules shared by container IDs and image names, and Ocre's ID generator.
+
+Upstream's ``ocre_is_valid_name``: non-empty, does not start with ``.``, only ``[a-z0-9._-]``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Container
+
+from ocre_py.errors import Conflict, InvalidInput
+
+_NAME = re.compile(r"^[a-z0-9_-][a-z0-9._-]*$")
+NAME_RULE = "lowercase letters, digits, '.', '_' or '-', not starting with '.'"
+
+
+def is_valid_name(name: str) -> bool:
+    return bool(name) and _NAME.match(name) is not None
+
+
+def check_name(name: str, *, what: str = "name") -> str:
+    """Return ``name`` or raise :class:`InvalidInput` naming the rule."""
+    if not isinstance(name, str) or not is_valid_name(name):
+        raise InvalidInput.field(None, what, name, NAME_RULE)
+    return name
+
+
+def generate_id(taken: Container[str], *, attempts: int = 100) -> str:
+    """A 7-hex-character ID not in ``taken`` (upstream retries up to 100 times)."""
+    for _ in range(attempts):
+        candidate = secrets.token_hex(4)[:7]
+        if candidate not in taken:
+            return candidate
+    raise Conflict(f"could not generate a unique container ID after {attempts} attempts")
