@@ -28,7 +28,7 @@ $(STAMP_DEB):
 $(STAMP_PY): $(STAMP_DEB) pyproject.toml
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip >/dev/null
-	@$(PY) -m pip install -q -e '.[dev]'
+	@$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
 	@touch $@
 
 setup: $(STAMP_PY)

@@ -5,8 +5,8 @@ Upstream's ``ocre_is_valid_name``: non-empty, does not start with ``.``, only ``
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from collections.abc import Container
 
 from ocre_py.errors import Conflict, InvalidInput
@@ -29,7 +29,7 @@ def check_name(name: str, *, what: str = "name") -> str:
 def generate_id(taken: Container[str], *, attempts: int = 100) -> str:
     """A 7-hex-character ID not in ``taken`` (upstream retries up to 100 times)."""
     for _ in range(attempts):
-        candidate = secrets.token_hex(4)[:7]
+        candidate = os.urandom(4).hex()[:7]
         if candidate not in taken:
             return candidate
     raise Conflict(f"could not generate a unique container ID after {attempts} attempts")

@@ -1,0 +1,97 @@
+"""``ocre run``: run a container attached, in this process, and exit with its exit code.
+
+Options come before the image; everything after the image is the container's argv (upstream's
+``+`` option string). ``-d`` hands the container to the daemon instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ocre_py.cli import exit_codes
+
+
+def add_container_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``run`` and ``create`` (Docker's and upstream Ocre's spellings)."""
+    parser.add_argument("-n", "--name", metavar="ID", help="container ID (default: 7 random hex digits)")
+    parser.add_argument("-e", "--env", action="append", default=[], metavar="K=V", help="environment entry")
+    parser.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:GUEST", help="mount a dir")
+    parser.add_argument("-k", "--cap", action="append", default=[], metavar="CAP", help="grant a capability")
+    parser.add_argument("-r", "--runtime", metavar="RUNTIME", help="engine (only wasmtime/wasip1)")
+    parser.add_argument("--memory", metavar="SIZE", help="cap linear memory (e.g. 4M)")
+    parser.add_argument("--timeout", metavar="SECONDS", help="kill after this wall-clock time (exit 124)")
+    parser.add_argument("--cpu-budget", metavar="SECONDS", help="kill after this much CPU time (exit 152)")
+    parser.add_argument("image", metavar="IMAGE", help="a .wasm file, or an image name in the store")
+    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG", help="arguments for the container")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a container (attached, or -d through the daemon)")
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background under the daemon")
+    p.add_argument("--rm", action="store_true", help="also delete the container's data directory at exit")
+    add_container_options(p)
+    p.set_defaults(func=cmd_run)
+
+
+def build_spec(args: argparse.Namespace, *, detached: bool = False):  # noqa: ANN201 - ContainerSpec
+    """Turn parsed options into a validated ``ContainerSpec`` (bad input raises InvalidInput)."""
+    from ocre_py.runtime import ContainerSpec, Mount
+    from ocre_py.units import parse_duration, parse_size
+
+    module_path, image = resolve_image(args.image)
+    return ContainerSpec(
+        image=image,
+        module_path=module_path,
+        name=args.name,
+        args=tuple(args.args),
+        env=tuple(args.env),
+        capabilities=tuple(args.cap),
+        mounts=tuple(Mount.parse(v) for v in args.volume),
+        memory_limit=parse_size(args.memory, what="--memory") if args.memory else None,
+        timeout=parse_duration(args.timeout, what="--timeout") if args.timeout else None,
+        cpu_budget=parse_duration(args.cpu_budget, what="--cpu-budget") if args.cpu_budget else None,
+        detached=detached,
+        stdin="inherit" if not detached else None,
+    ).validated()
+
+
+def resolve_image(ref: str) -> tuple[Path | None, str]:
+    """A file path → (path, basename); otherwise an image name in ``<workdir>/images``."""
+    from ocre_py.errors import InvalidInput
+    from ocre_py.workdir import default_workdir
+
+    path = Path(ref)
+    if path.is_file():
+        return path.resolve(), path.name
+    if "/" in ref or ref.endswith(".wasm"):
+        raise InvalidInput.field(None, "image", ref, "an existing .wasm file or an image name")
+    images = default_workdir()[0] / "images"
+    if (images / ref).is_file():
+        return None, ref
+    raise InvalidInput.field(None, "image", ref, f"an existing .wasm file or an image in {images}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.detach:
+        from ocre_py.errors import OcreError
+
+        raise OcreError("ocre run -d needs the daemon, which is not available in this build")
+    from ocre_py.errors import ContainerError
+    from ocre_py.runtime import ContainerState, Runtime
+
+    spec = build_spec(args)
+    with Runtime(exclusive=False) as runtime:
+        try:
+            container = runtime.run(spec, runtime=args.runtime)
+        except KeyboardInterrupt:
+            return exit_codes.INTERRUPTED
+        except ContainerError as exc:
+            sys.stderr.write(f"ocre: error: {exc.message}\n")
+            return exit_codes.START_FAILED
+        if container.state is ContainerState.ERROR:  # pragma: no cover - wait() raises first
+            return exit_codes.START_FAILED
+        if args.rm:
+            runtime.remove(container.id)
+        return (container.exit_code or 0) & 0xFF

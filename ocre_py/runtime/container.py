@@ -1,0 +1,279 @@
+"""A container: a loaded module plus the state of its runs (spec section 5).
+
+Each run happens on the container's own thread in a fresh ``Store``; the thread ends the run in
+EXITED (with an exit code) or ERROR (instantiation failed, spec D6), and releases everything the
+run held.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+
+from ocre_py.runtime import stdio
+from ocre_py.runtime.allocator import ExportedAllocator, RegionAllocator
+from ocre_py.runtime.control import ContainerKilled, Control
+from ocre_py.runtime.engine import ModuleInfo
+from ocre_py.runtime.guestmem import GuestMemory, GuestTrap
+from ocre_py.runtime.host_api import OcreEnv, define_unresolved
+from ocre_py.runtime.session import Session
+from ocre_py.runtime.spec import CAP_FILESYSTEM, CAP_SHARED_HEAP, ContainerSpec
+from ocre_py.runtime.state import EXIT_CPU_BUDGET, EXIT_KILLED, EXIT_TIMEOUT, EXIT_TRAPPED, ContainerState
+
+log = logging.getLogger(__name__)
+PAGE = 65536
+KILL_EXIT_CODES = {"killed": EXIT_KILLED, "timeout": EXIT_TIMEOUT, "cpu-budget": EXIT_CPU_BUDGET}
+
+
+@dataclass
+class RunContext:
+    """What the runtime lends a run: shared services and where the container's data lives."""
+
+    make_session: Callable[[Container], Session]
+    data_dir: Path
+    on_exit: Callable[[Container], None]
+
+
+class Container:
+    def __init__(
+        self,
+        container_id: str,
+        spec: ContainerSpec,
+        module_path: Path,
+        engine: wasmtime.Engine,
+        module: wasmtime.Module,
+        info: ModuleInfo,
+    ) -> None:
+        self.id = container_id
+        self.spec = spec
+        self.module_path = module_path
+        self.info = info
+        self._engine = engine
+        self._module = module
+        self.control = Control(engine)
+        self.state = ContainerState.CREATED
+        self.exit_code: int | None = None
+        self.error: str | None = None
+        self.created_at = time.time()
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.restart_count = 0
+        self.unresolved_imports: list[str] = []
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._done.set()
+        self.session: Session | None = None
+
+    @property
+    def image(self) -> str:
+        return self.spec.image
+
+    @property
+    def argv(self) -> list[str]:
+        """WASI argv: argv[0] is the image path (spec 1.1), then the user's arguments."""
+        return [str(self.module_path), *self.spec.args]
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "image": self.image,
+            "image_path": str(self.module_path),
+            "digest": f"sha256:{self.info.digest}",
+            "status": self.state.name,
+            "state": int(self.state),
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "args": list(self.spec.args),
+            "env": list(self.spec.env),
+            "capabilities": list(self.spec.capabilities),
+            "mounts": [str(m) for m in self.spec.mounts],
+            "memory_limit": self.spec.memory_limit,
+            "detached": self.spec.detached,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "restart_count": self.restart_count,
+            "unresolved_imports": self.unresolved_imports,
+        }
+
+    # ---- run ---------------------------------------------------------------------------------
+    def launch(self, ctx: RunContext) -> None:
+        """Start a run on a new thread; the caller has already set the state to RUNNING."""
+        self.control.reset()
+        self.exit_code = self.error = None
+        self.started_at, self.finished_at = time.time(), None
+        self._done.clear()
+        self._thread = threading.Thread(target=self._run, args=(ctx,), name=f"ocre-{self.id}", daemon=True)
+        self._thread.start()
+
+    def wait_done(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def _run(self, ctx: RunContext) -> None:
+        session = ctx.make_session(self)
+        self.session = session
+        feed: stdio.StdinFeed | None = None
+        timer: threading.Timer | None = None
+        state, code, error = ContainerState.EXITED, 0, None
+        try:
+            try:
+                store, instance, feed = self._instantiate(ctx, session)
+            except (wasmtime.WasmtimeError, wasmtime.Trap, OSError, GuestTrap) as exc:
+                state, code, error = ContainerState.ERROR, None, _first_line(exc)
+                log.warning("container %s failed to start: %s", self.id, error)
+                return
+            if self.spec.timeout:
+                timer = threading.Timer(self.spec.timeout, self.control.kill, ("timeout",))
+                timer.daemon = True
+                timer.start()
+            code = self._call_entry(store, instance)
+        finally:
+            if timer:
+                timer.cancel()
+            if feed:
+                feed.close()
+            session.close()
+            self.session = None
+            self.state, self.exit_code, self.error = state, code, error
+            self.finished_at = time.time()
+            ctx.on_exit(self)
+            self._done.set()
+
+    def _instantiate(
+        self, ctx: RunContext, session: Session
+    ) -> tuple[wasmtime.Store, wasmtime.Instance, stdio.StdinFeed | None]:
+        spec, info = self.spec, self.info
+        store = wasmtime.Store(self._engine)
+        store.set_epoch_deadline(1)
+        if spec.memory_limit:
+            store.set_limits(memory_size=spec.memory_limit)
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = self.argv
+        wasi.env = [tuple(e.split("=", 1)) for e in spec.env]
+        if CAP_FILESYSTEM in spec.capabilities:
+            ctx.data_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+            wasi.preopen_dir(str(ctx.data_dir), "/")
+        for mount in spec.mounts:
+            if not mount.host.is_dir():
+                raise OSError(f"mount {mount}: host directory {mount.host} does not exist")
+            wasi.preopen_dir(str(mount.host), mount.guest)
+        if CAP_SHARED_HEAP in spec.capabilities:
+            log.warning("container %s: ocre:shared_heap is not available on Linux; allocations fail", self.id)
+        feed = stdio.configure(wasi, spec.stdin, spec.stdout, spec.stderr)
+        try:
+            store.set_wasi(wasi)
+            linker = wasmtime.Linker(self._engine)
+            linker.define_wasi()
+            linker.allow_shadowing = True
+            linker.define_func(*_PROC_EXIT, _proc_exit)
+            linker.allow_shadowing = False
+            OcreEnv(session).define(linker, info.function_imports)
+            region = None
+            if info.imports_memory:
+                lo, hi = info.imports_memory
+                grow = 0 if info.exports_allocator or (hi is not None and hi <= lo) else 1
+                memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(lo + grow, hi)))
+                linker.define(store, "env", "memory", memory)
+                region = (lo * PAGE, PAGE) if grow else None
+            self.unresolved_imports = define_unresolved(linker, store, self._module)
+            instance = linker.instantiate(store, self._module)
+        except BaseException:
+            if feed:
+                feed.close()
+            raise
+        exports = instance.exports(store)
+        memory = exports["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        session.memory = GuestMemory(memory)
+        if info.exports_allocator:
+            malloc, free = exports["malloc"], exports["free"]
+            assert isinstance(malloc, wasmtime.Func) and isinstance(free, wasmtime.Func)
+            session.allocator = ExportedAllocator(malloc, free)
+        else:
+            if region is None and not info.imports_memory:
+                old = memory.grow(store, 1) if _can_grow(memory.type(store)) else -1
+                region = (old * PAGE, PAGE) if old >= 0 else None
+            if region is not None:
+                session.allocator = RegionAllocator(*region)
+        return store, instance, feed
+
+    def _call_entry(self, store: wasmtime.Store, instance: wasmtime.Instance) -> int:
+        entry = instance.exports(store)[self.info.entry]
+        assert isinstance(entry, wasmtime.Func)
+        try:
+            self.control.checkpoint()  # a kill that raced with start-up
+            if self.info.entry == "__main_argc_argv":
+                entry(store, 0, 0)
+            else:
+                entry(store)
+            return 0
+        except ContainerExit as exc:
+            return exc.code
+        except wasmtime.ExitTrap as exc:
+            return _signed(exc.code)
+        except ContainerKilled as exc:
+            return KILL_EXIT_CODES.get(str(exc), EXIT_KILLED)
+        except (wasmtime.Trap, wasmtime.WasmtimeError, GuestTrap) as exc:
+            if self.control.kill_reason is not None:
+                return KILL_EXIT_CODES.get(self.control.kill_reason, EXIT_KILLED)
+            message = _trap_text(exc)
+            self.error = message.splitlines()[0]
+            stdio.write_to(self.spec.stderr, f"ocre: container {self.id} trapped: {message}\n")
+            log.info("container %s trapped: %s", self.id, self.error)
+            return EXIT_TRAPPED
+
+
+class ContainerExit(Exception):
+    """Raised by our ``proc_exit``: wasmtime's own refuses statuses outside 0..125, upstream allows any."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+_PROC_EXIT = (
+    "wasi_snapshot_preview1",
+    "proc_exit",
+    wasmtime.FuncType([wasmtime.ValType.i32()], []),
+)
+
+
+def _proc_exit(code: int) -> None:
+    raise ContainerExit(_signed(code))
+
+
+def _can_grow(ty: wasmtime.MemoryType) -> bool:
+    return ty.limits.max is None or ty.limits.max > ty.limits.min
+
+
+def _signed(code: int) -> int:
+    code &= 0xFFFFFFFF
+    return code - (1 << 32) if code >= 1 << 31 else code
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _trap_text(exc: BaseException) -> str:
+    """``wasm trap: <reason>`` first, then wasmtime's backtrace lines when there are any."""
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    reason = next((ln for ln in lines if ln.startswith("wasm trap:")), None)
+    if reason is None:
+        caused = [ln for ln in lines if not ln.startswith(("error while executing", "Caused by"))]
+        reason = next((ln for ln in caused if not ln[0].isdigit() and not ln.startswith("at ")), lines[-1])
+    backtrace = [ln for ln in lines if ln[:1].isdigit()]
+    return "\n".join([reason, *("  " + b for b in backtrace)])

@@ -1,0 +1,101 @@
+"""What a container is made of, validated once at create time (spec section 6).
+
+Mount rule: ``A:B`` where ``A`` starts with ``/``, ``B`` starts with ``/`` and ``B`` is not ``/``.
+With D5, host path ``A`` appears at guest path ``B``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ocre_py.errors import InvalidInput
+from ocre_py.names import check_name
+
+CAP_API = "ocre:api"
+CAP_SHARED_HEAP = "ocre:shared_heap"
+CAP_NETWORKING = "networking"
+CAP_FILESYSTEM = "filesystem"
+CAPABILITIES = (CAP_API, CAP_SHARED_HEAP, CAP_NETWORKING, CAP_FILESYSTEM)
+
+#: ``stdin``: ``None`` reads nothing (EOF), ``"inherit"`` reads the runtime's own stdin, else a file path.
+#: ``stdout``/``stderr``: ``"inherit"``, ``None`` (discard), a file path, or a callable taking bytes.
+StdioTarget = str | Path | Callable[[bytes], None] | None
+
+
+@dataclass(frozen=True)
+class Mount:
+    host: Path
+    guest: str
+
+    @classmethod
+    def parse(cls, text: str) -> Mount:
+        host, sep, guest = text.partition(":")
+        if not sep or not host.startswith("/") or not guest.startswith("/") or guest == "/":
+            raise InvalidInput.field(
+                None, "mount", text, "HOST:GUEST with absolute paths, GUEST not '/' (e.g. /srv/data:/data)"
+            )
+        return cls(Path(host), guest)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.guest}"
+
+
+def parse_env(items: Sequence[str]) -> list[str]:
+    """``K=V`` entries, kept verbatim and in order (spec 1.1)."""
+    for item in items:
+        if "=" not in item or item.startswith("="):
+            raise InvalidInput.field(None, "environment entry", item, "KEY=VALUE")
+    return list(items)
+
+
+def check_capabilities(caps: Sequence[str]) -> tuple[str, ...]:
+    for cap in caps:
+        if cap not in CAPABILITIES:
+            raise InvalidInput.field(None, "capability", cap, f"one of {', '.join(CAPABILITIES)}")
+    return tuple(dict.fromkeys(caps))
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create a container.
+
+    ``image`` is a name in ``<workdir>/images`` (name rule applies) unless ``module_path`` points at a
+    module elsewhere, in which case ``image`` is only the displayed name.
+    """
+
+    image: str
+    module_path: Path | None = None
+    name: str | None = None
+    args: Sequence[str] = ()
+    env: Sequence[str] = ()
+    capabilities: Sequence[str] = ()
+    mounts: Sequence[Mount] = ()
+    memory_limit: int | None = None
+    timeout: float | None = None
+    cpu_budget: float | None = None
+    detached: bool = False
+    stdin: StdioTarget = None
+    stdout: StdioTarget = "inherit"
+    stderr: StdioTarget = "inherit"
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def validated(self) -> ContainerSpec:
+        if self.module_path is None:
+            check_name(self.image, what="image name")
+        elif not self.image:
+            raise InvalidInput.field(None, "image name", self.image, "a non-empty name")
+        if self.name is not None:
+            check_name(self.name, what="container ID")
+        parse_env(self.env)
+        check_capabilities(self.capabilities)
+        for mount in self.mounts:
+            if not isinstance(mount, Mount):
+                raise InvalidInput.field(None, "mount", mount, "a Mount (use Mount.parse)")
+            if not mount.host.is_dir():
+                raise InvalidInput.field(None, "mount", str(mount), "an existing host directory before ':'")
+        for what, value in (("memory limit", self.memory_limit), ("timeout", self.timeout)):
+            if value is not None and value <= 0:
+                raise InvalidInput.field(None, what, value, "a positive value")
+        return self
