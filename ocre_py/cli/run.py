@@ -17,7 +17,9 @@ def add_container_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``create`` (Docker's and upstream Ocre's spellings)."""
     parser.add_argument("-n", "--name", metavar="ID", help="container ID (default: 7 random hex digits)")
     parser.add_argument("-e", "--env", action="append", default=[], metavar="K=V", help="environment entry")
-    parser.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:GUEST", help="mount a dir")
+    parser.add_argument(
+        "-v", "--volume", action="append", default=[], metavar="HOST:GUEST", help="mount a dir"
+    )
     parser.add_argument("-k", "--cap", action="append", default=[], metavar="CAP", help="grant a capability")
     parser.add_argument("-r", "--runtime", metavar="RUNTIME", help="engine (only wasmtime/wasip1)")
     parser.add_argument("--memory", metavar="SIZE", help="cap linear memory (e.g. 4M)")
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
 
-def build_spec(args: argparse.Namespace, *, detached: bool = False):  # noqa: ANN201 - ContainerSpec
+def build_spec(args: argparse.Namespace, *, detached: bool = False):
     """Turn parsed options into a validated ``ContainerSpec`` (bad input raises InvalidInput)."""
     from ocre_py.runtime import ContainerSpec, Mount
     from ocre_py.units import parse_duration, parse_size
@@ -82,7 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ocre_py.runtime import ContainerState, Runtime
 
     spec = build_spec(args)
-    with Runtime(exclusive=False) as runtime:
+    # Ctrl-C ends this process, so compute needs no epoch checks unless a limit asks for them.
+    with Runtime(exclusive=False, interruptible=False) as runtime:
         try:
             container = runtime.run(spec, runtime=args.runtime)
         except KeyboardInterrupt:

@@ -33,7 +33,7 @@ def version_info() -> dict[str, str]:
     }
 
 
-def _install_date(root) -> str:  # noqa: ANN001
+def _install_date(root) -> str:
     import datetime
 
     stamp = (root / "ocre_py" / "__init__.py").stat().st_mtime

@@ -8,6 +8,7 @@ run held.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -143,9 +144,12 @@ class Container:
                 timer.cancel()
             if feed:
                 feed.close()
+            self.control.on_interrupt = None
             session.close()
             self.session = None
-            self.state, self.exit_code, self.error = state, code, error
+            self.state, self.exit_code = state, code
+            if error is not None:
+                self.error = error
             self.finished_at = time.time()
             ctx.on_exit(self)
             self._done.set()
@@ -155,7 +159,7 @@ class Container:
     ) -> tuple[wasmtime.Store, wasmtime.Instance, stdio.StdinFeed | None]:
         spec, info = self.spec, self.info
         store = wasmtime.Store(self._engine)
-        store.set_epoch_deadline(1)
+        store.set_epoch_deadline(1)  # ignored by engines compiled without epoch checks
         if spec.memory_limit:
             store.set_limits(memory_size=spec.memory_limit)
         wasi = wasmtime.WasiConfig()
@@ -171,12 +175,14 @@ class Container:
         if CAP_SHARED_HEAP in spec.capabilities:
             log.warning("container %s: ocre:shared_heap is not available on Linux; allocations fail", self.id)
         feed = stdio.configure(wasi, spec.stdin, spec.stdout, spec.stderr)
+        self.control.on_interrupt = feed.close if feed else None
         try:
             store.set_wasi(wasi)
             linker = wasmtime.Linker(self._engine)
             linker.define_wasi()
             linker.allow_shadowing = True
-            linker.define_func(*_PROC_EXIT, _proc_exit)
+            exit_type = wasmtime.FuncType([wasmtime.ValType.i32()], [])  # types are per engine
+            linker.define_func("wasi_snapshot_preview1", "proc_exit", exit_type, _proc_exit)
             linker.allow_shadowing = False
             OcreEnv(session).define(linker, info.function_imports)
             region = None
@@ -217,21 +223,24 @@ class Container:
                 entry(store, 0, 0)
             else:
                 entry(store)
-            return 0
+            code = 0
         except ContainerExit as exc:
-            return exc.code
+            code = exc.code
         except wasmtime.ExitTrap as exc:
-            return _signed(exc.code)
-        except ContainerKilled as exc:
-            return KILL_EXIT_CODES.get(str(exc), EXIT_KILLED)
+            code = _signed(exc.code)
+        except ContainerKilled:
+            code = EXIT_KILLED
         except (wasmtime.Trap, wasmtime.WasmtimeError, GuestTrap) as exc:
-            if self.control.kill_reason is not None:
-                return KILL_EXIT_CODES.get(self.control.kill_reason, EXIT_KILLED)
-            message = _trap_text(exc)
-            self.error = message.splitlines()[0]
-            stdio.write_to(self.spec.stderr, f"ocre: container {self.id} trapped: {message}\n")
-            log.info("container %s trapped: %s", self.id, self.error)
-            return EXIT_TRAPPED
+            if self.control.kill_reason is None:
+                message = _trap_text(exc)
+                self.error = message.splitlines()[0]
+                stdio.write_to(self.spec.stderr, f"ocre: container {self.id} trapped: {message}\n")
+                log.info("container %s trapped: %s", self.id, self.error)
+                return EXIT_TRAPPED
+            code = EXIT_KILLED
+        # A killed container reports the kill's code even if it managed to finish (e.g. on stdin EOF).
+        reason = self.control.kill_reason
+        return code if reason is None else KILL_EXIT_CODES.get(reason, EXIT_KILLED)
 
 
 class ContainerExit(Exception):
@@ -240,13 +249,6 @@ class ContainerExit(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
-
-
-_PROC_EXIT = (
-    "wasi_snapshot_preview1",
-    "proc_exit",
-    wasmtime.FuncType([wasmtime.ValType.i32()], []),
-)
 
 
 def _proc_exit(code: int) -> None:
@@ -267,13 +269,25 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_FRAME = re.compile(r"^\d+:\s+0x[0-9a-f]+ - ")
+MAX_FRAMES = 12
+
+
 def _trap_text(exc: BaseException) -> str:
-    """``wasm trap: <reason>`` first, then wasmtime's backtrace lines when there are any."""
-    text = str(exc).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    reason = next((ln for ln in lines if ln.startswith("wasm trap:")), None)
-    if reason is None:
-        caused = [ln for ln in lines if not ln.startswith(("error while executing", "Caused by"))]
-        reason = next((ln for ln in caused if not ln[0].isdigit() and not ln.startswith("at ")), lines[-1])
-    backtrace = [ln for ln in lines if ln[:1].isdigit()]
-    return "\n".join([reason, *("  " + b for b in backtrace)])
+    """``wasm trap: <reason>`` first, then up to 12 frames of wasmtime's backtrace."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    traps = [ln[ln.index("wasm trap:") :] for ln in lines if "wasm trap:" in ln]
+    frames = [ln for ln in lines if _FRAME.match(ln)]
+    if traps:
+        reason = traps[-1]
+    else:
+        rest = [
+            ln
+            for ln in lines
+            if not _FRAME.match(ln) and not ln.startswith(("error while", "Caused by", "note:"))
+        ]
+        reason = rest[-1] if rest else type(exc).__name__
+    shown = ["  " + f for f in frames[:MAX_FRAMES]]
+    if len(frames) > MAX_FRAMES:
+        shown.append(f"  ... {len(frames) - MAX_FRAMES} more frames")
+    return "\n".join([reason, *shown])

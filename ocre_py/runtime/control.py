@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import wasmtime
 
@@ -27,6 +28,12 @@ class Control:
         self.paused = False
         self._stop_requested = False
         self._stop_seen = False
+        #: Called on kill and stop, from the caller's thread: closes the stdin feed so a read returns.
+        self.on_interrupt: Callable[[], None] | None = None
+
+    def _interrupt(self) -> None:
+        if self.on_interrupt is not None:
+            self.on_interrupt()
 
     def reset(self) -> None:
         with self._cond:
@@ -39,6 +46,7 @@ class Control:
             if self.kill_reason is None:
                 self.kill_reason = reason
             self._cond.notify_all()
+        self._interrupt()
         self._engine.increment_epoch()
 
     def pause(self) -> None:
@@ -51,10 +59,11 @@ class Control:
             self._cond.notify_all()
 
     def request_stop(self) -> None:
-        """Ask the guest to finish: its next ``ocre_sleep`` returns ``-EINTR`` once."""
+        """Ask the guest to finish: its next ``ocre_sleep`` returns ``-EINTR`` once, and stdin ends."""
         with self._cond:
             self._stop_requested = True
             self._cond.notify_all()
+        self._interrupt()
 
     def checkpoint(self) -> None:
         with self._cond:

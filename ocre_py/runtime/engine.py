@@ -24,7 +24,6 @@ from ocre_py.workdir import cache_dir
 log = logging.getLogger(__name__)
 
 WASM_MAGIC = b"\0asm"
-_CONFIG_TAG = "epoch1"
 
 
 def _engine_fingerprint() -> str:
@@ -41,9 +40,14 @@ _ENGINE_ID = _engine_fingerprint()
 ENTRY_POINTS = ("_start", "main", "__main_argc_argv", "_main")
 
 
-def new_engine() -> wasmtime.Engine:
+def new_engine(*, interruptible: bool = True) -> wasmtime.Engine:
+    """An engine for one container; ``interruptible`` adds epoch checks (kill, --timeout, --cpu-budget).
+
+    Without them compute-bound code runs 15–30 % faster, but only a process exit stops it: fit for an
+    attached ``ocre run`` with no limits, where Ctrl-C ends the process anyway.
+    """
     config = wasmtime.Config()
-    config.epoch_interruption = True
+    config.epoch_interruption = interruptible
     return wasmtime.Engine(config)
 
 
@@ -64,11 +68,16 @@ class ModuleCache:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = (directory or cache_dir()) / "modules"
 
-    def _path(self, digest: str) -> Path:
-        return self.directory / f"{digest}-{_ENGINE_ID}-{_CONFIG_TAG}.cwasm"
+    def _path(self, digest: str, interruptible: bool) -> Path:
+        return self.directory / f"{digest}-{_ENGINE_ID}-epoch{int(interruptible)}.cwasm"
 
-    def load(self, engine: wasmtime.Engine, path: Path) -> tuple[wasmtime.Module, ModuleInfo]:
-        """Load ``path`` into ``engine`` (from the cache when possible) and describe it."""
+    def load(
+        self, engine: wasmtime.Engine, path: Path, *, interruptible: bool = True
+    ) -> tuple[wasmtime.Module, ModuleInfo]:
+        """Load ``path`` into ``engine`` (from the cache when possible) and describe it.
+
+        ``interruptible`` must match the engine's configuration: compiled code differs.
+        """
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -78,7 +87,7 @@ class ModuleCache:
         if data[:4] != WASM_MAGIC:
             raise InvalidInput(f"{path}: not a WebAssembly module (no \\0asm header)")
         digest = hashlib.sha256(data).hexdigest()
-        cached = self._path(digest)
+        cached = self._path(digest, interruptible)
         module = None
         if cached.exists():
             try:

@@ -42,6 +42,10 @@ class Runtime:
     ``exclusive=True`` (the default; the daemon uses it) holds a lock on the working directory, so a
     second context on the same directory — in this process or another — is rejected. Attached
     ``ocre run`` uses ``exclusive=False`` so it can run beside a daemon.
+
+    ``interruptible=False`` compiles without epoch checks unless a container has ``--timeout`` or
+    ``--cpu-budget``: faster compute, but kill then only reaches containers in host calls (sleep,
+    events, stdin); the attached CLI uses it because Ctrl-C ends its whole process.
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class Runtime:
         module_cache: ModuleCache | None = None,
         event_queue_size: int = DEFAULT_QUEUE_SIZE,
         on_exit: Callable[[Container], None] | None = None,
+        interruptible: bool = True,
     ) -> None:
         self.workdir = Path(workdir) if workdir is not None else default_workdir()[0]
         for d in (self.workdir, self.images_dir, self.containers_dir):
@@ -75,6 +80,7 @@ class Runtime:
         self.module_cache = module_cache or ModuleCache()
         self.event_queue_size = event_queue_size
         self._on_exit = on_exit
+        self.interruptible = interruptible
         self._containers: dict[str, Container] = {}
         self._lock = threading.RLock()
         self._budget_thread: threading.Thread | None = None
@@ -125,8 +131,9 @@ class Runtime:
             raise InvalidInput.field(None, "runtime", runtime, f"one of {', '.join(RUNTIMES)}")
         spec = spec.validated()
         module_path = spec.module_path or self.images_dir / spec.image
-        engine = new_engine()
-        module, info = self.module_cache.load(engine, module_path)
+        epochs = self.interruptible or bool(spec.timeout or spec.cpu_budget)
+        engine = new_engine(interruptible=epochs)
+        module, info = self.module_cache.load(engine, module_path, interruptible=epochs)
         with self._lock:
             if spec.name is not None:
                 if spec.name in self._containers:
@@ -166,7 +173,7 @@ class Runtime:
             self.wait(container.id)
         except KeyboardInterrupt:
             container.control.kill()
-            container.wait_done(5)
+            container.wait_done(5 if self.interruptible else 0.1)
             raise
         return container
 
