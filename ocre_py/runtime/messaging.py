@@ -60,7 +60,7 @@ class MessageBroker:
             return [t.decode(errors="replace") for t in self._subs.get(recipient, [])]
 
     def subscribe_host(self, prefix: str, callback: HostCallback) -> int:
-        """Let host code receive messages (``ocre subscribe``); the handle goes to :meth:`unsubscribe_host`."""
+        """Let host code receive messages (``ocre subscribe``); pass the handle to unsubscribe_host."""
         handle = next(self._host_ids)
         with self._lock:
             self._host[handle] = (prefix.encode(), callback)
