@@ -27,8 +27,10 @@ $(STAMP_DEB):
 
 $(STAMP_PY): $(STAMP_DEB) pyproject.toml
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip >/dev/null
-	@$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	@echo "installing the toolkit into $(VENV) (log: $(VENV)/pip.log)"
+	@( $(PY) -m pip install -q --upgrade pip && \
+	   $(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat ) >$(VENV)/pip.log 2>&1 \
+	   || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 
 setup: $(STAMP_PY)
