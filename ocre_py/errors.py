@@ -33,8 +33,7 @@ class InvalidInput(OcreError, ValueError):
     ) -> InvalidInput:
         """Build the standard message: ``<source>: <field> <value>: expected <expected>``."""
         where = f"{source}: " if source else ""
-        shown = repr(value) if not isinstance(value, str) else f"'{value}'"
-        return cls(f"{where}{field} {shown}: expected {expected}", hint=hint)
+        return cls(f"{where}{field} {value!r}: expected {expected}", hint=hint)  # repr: no raw newlines
 
 
 class MissingProgram(OcreError, FileNotFoundError):

@@ -1,0 +1,59 @@
+"""Property tests over the argument parsers users type into: only our clear errors come out."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ocre_py.errors import InvalidInput
+from ocre_py.names import is_valid_name
+from ocre_py.runtime.spec import Mount, check_capabilities, parse_env
+from ocre_py.units import parse_duration, parse_size
+
+TEXT = st.text(max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_size_parser_returns_positive_bytes_or_invalid_input(text: str) -> None:
+    try:
+        assert parse_size(text) > 0
+    except InvalidInput as exc:
+        assert "\n" not in exc.message and "expected" in exc.message
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_duration_parser(text: str) -> None:
+    try:
+        assert parse_duration(text) > 0
+    except InvalidInput as exc:
+        assert "expected" in exc.message
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_mount_parser_accepts_only_absolute_pairs(text: str) -> None:
+    try:
+        m = Mount.parse(text)
+    except InvalidInput as exc:
+        assert exc.message.startswith("mount ")
+    else:
+        assert str(m.host).startswith("/") and m.guest.startswith("/") and m.guest != "/"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXT, max_size=4))
+def test_env_and_capabilities(items: list[str]) -> None:
+    for parse in (parse_env, check_capabilities):
+        try:
+            parse(items)
+        except InvalidInput as exc:
+            assert "expected" in exc.message
+
+
+@settings(max_examples=500, deadline=None)
+@given(TEXT)
+def test_names_never_traverse(text: str) -> None:
+    if is_valid_name(text):
+        assert "/" not in text and not text.startswith(".") and text not in ("", "..")
