@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP_DEB := $(VENV)/.deb-ok
 STAMP_PY := $(VENV)/.py-ok
 
-.PHONY: all setup demo test lint bench fuzz reliability clean
+.PHONY: all setup compile demo test lint bench fuzz reliability clean
 all: test
 
 $(STAMP_DEB):
@@ -33,7 +33,11 @@ $(STAMP_PY): $(STAMP_DEB) pyproject.toml
 	   || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 
-setup: $(STAMP_PY)
+# Byte-compile the package so start-up never compiles sources, even where PYTHONDONTWRITEBYTECODE is set.
+compile: $(STAMP_PY)
+	@$(PY) -m compileall -q ocre_py >/dev/null
+
+setup: $(STAMP_PY) compile
 
 demo: setup
 	@mkdir -p build/demo

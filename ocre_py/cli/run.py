@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ocre_py.cli import exit_codes
 
@@ -25,6 +27,9 @@ def add_container_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", metavar="SIZE", help="cap linear memory (e.g. 4M)")
     parser.add_argument("--timeout", metavar="SECONDS", help="kill after this wall-clock time (exit 124)")
     parser.add_argument("--cpu-budget", metavar="SECONDS", help="kill after this much CPU time (exit 152)")
+    parser.add_argument(
+        "--require-signature", action="store_true", help="refuse images not signed by a trusted key"
+    )
     parser.add_argument("image", metavar="IMAGE", help="a .wasm file, or an image name in the store")
     parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG", help="arguments for the container")
 
@@ -38,20 +43,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def build_spec(args: argparse.Namespace, *, detached: bool = False):
-    """Turn parsed options into a validated ``ContainerSpec`` (bad input raises InvalidInput)."""
+    """Turn parsed options into a validated ``ContainerSpec`` (bad input raises InvalidInput).
+
+    An image from the store brings defaults from its config: its args when none are given, its env
+    before the ``-e`` entries, its capabilities in addition to ``-k``, and its memory limit.
+    """
     from ocre_py.runtime import ContainerSpec, Mount
     from ocre_py.units import parse_duration, parse_size
 
-    module_path, image = resolve_image(args.image)
+    image = resolve_image(args.image, require_signature=getattr(args, "require_signature", False))
+    config = image.config
+    memory = (
+        parse_size(args.memory, what="--memory") if args.memory else config.get("memory", {}).get("limit")
+    )
     return ContainerSpec(
-        image=image,
-        module_path=module_path,
+        image=image.name,
+        module_path=image.path,
         name=args.name,
-        args=tuple(args.args),
-        env=tuple(args.env),
-        capabilities=tuple(args.cap),
+        args=tuple(args.args) or tuple(config.get("args", ())),
+        env=(*config.get("env", ()), *args.env),
+        capabilities=tuple(dict.fromkeys((*config.get("capabilities", ()), *args.cap))),
         mounts=tuple(Mount.parse(v) for v in args.volume),
-        memory_limit=parse_size(args.memory, what="--memory") if args.memory else None,
+        memory_limit=memory,
         timeout=parse_duration(args.timeout, what="--timeout") if args.timeout else None,
         cpu_budget=parse_duration(args.cpu_budget, what="--cpu-budget") if args.cpu_budget else None,
         detached=detached,
@@ -59,20 +72,39 @@ def build_spec(args: argparse.Namespace, *, detached: bool = False):
     ).validated()
 
 
-def resolve_image(ref: str) -> tuple[Path | None, str]:
-    """A file path → (path, basename); otherwise an image name in ``<workdir>/images``."""
-    from ocre_py.errors import InvalidInput
+@dataclass(frozen=True)
+class ResolvedImage:
+    name: str
+    path: Path
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_image(ref: str, *, require_signature: bool = False) -> ResolvedImage:
+    """IMAGE → a module file, looked up in order: an existing file, ``<workdir>/images/<ref>`` (as on
+    the device), then the image store (``NAME[:TAG]``, ``sha256:…``, a pulled registry reference),
+    whose module is exported to ``<workdir>/images/<name>`` so argv[0] is the image path."""
+    from ocre_py.errors import InvalidInput, NotFound
     from ocre_py.workdir import default_workdir
 
+    workdir = default_workdir()[0]
     path = Path(ref)
+    local = path.is_file() or (workdir / "images" / ref).is_file() if "/" not in ref else path.is_file()
+    if local and require_signature:
+        raise InvalidInput.field(None, "image", ref, "a signed image from the store (--require-signature)")
     if path.is_file():
-        return path.resolve(), path.name
-    if "/" in ref or ref.endswith(".wasm"):
-        raise InvalidInput.field(None, "image", ref, "an existing .wasm file or an image name")
-    images = default_workdir()[0] / "images"
-    if (images / ref).is_file():
-        return None, ref
-    raise InvalidInput.field(None, "image", ref, f"an existing .wasm file or an image in {images}")
+        return ResolvedImage(path.name, path.resolve())
+    if "/" not in ref and (workdir / "images" / ref).is_file():
+        return ResolvedImage(ref, workdir / "images" / ref)
+    from ocre_py.image import export_to_images_dir, resolve_runnable
+
+    try:
+        image = resolve_runnable(ref, require_signature=require_signature)
+    except NotFound:
+        raise InvalidInput.field(
+            None, "image", ref, "an existing .wasm file, a file in <workdir>/images, or an image in the store"
+        ) from None
+    exported = export_to_images_dir(ref, workdir, require_signature=require_signature)
+    return ResolvedImage(image.name, exported, dict(image.config))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

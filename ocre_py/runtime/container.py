@@ -132,7 +132,7 @@ class Container:
                 store, instance, feed = self._instantiate(ctx, session)
             except (wasmtime.WasmtimeError, wasmtime.Trap, OSError, GuestTrap) as exc:
                 state, code, error = ContainerState.ERROR, None, _first_line(exc)
-                log.warning("container %s failed to start: %s", self.id, error)
+                log.info("container %s failed to start: %s", self.id, error)
                 return
             if self.spec.timeout:
                 timer = threading.Timer(self.spec.timeout, self.control.kill, ("timeout",))

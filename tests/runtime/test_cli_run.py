@@ -59,6 +59,12 @@ def test_limits_from_the_command_line(misbehave: Path) -> None:
     assert r.returncode == 0 and int(r.stdout.split("allocated ")[1]) < 2 * 1024 * 1024
 
 
+def test_start_failure_exits_125_with_the_reason(examples) -> None:
+    r = ocre("run", "--memory", "64K", examples["hello"])
+    assert r.returncode == 125
+    assert r.stderr.startswith("ocre: error: container ") and "failed to start" in r.stderr
+
+
 def test_ctrl_c_kills_an_attached_container(examples) -> None:
     proc = subprocess.Popen(
         [*OCRE, "run", "-k", "ocre:api", examples["blinky"], "0", "50"], stdout=subprocess.PIPE, text=True
@@ -140,3 +146,22 @@ def test_version_has_four_non_empty_lines() -> None:
         "Build date",
     ]
     assert all(ln.split(":", 1)[1].strip() for ln in lines)
+
+
+def test_run_an_image_from_the_store_by_name(tmp_path: Path) -> None:
+    hello = Path(__file__).parents[2] / "examples" / "hello" / "hello.c"
+    build = ocre("image", "build", "-t", "hello:1", hello)
+    assert build.returncode == 0, build.stderr
+    r = ocre("run", "-e", "GREETING=Hey", "hello:1", "store")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "Hey, store! powered by Ocre"
+    exported = tmp_path / "ocre-home" / "images" / "hello.wasm"
+    assert f"argv[0]={exported}" in r.stdout, "argv[0] is <workdir>/images/<name>, as on the device"
+    assert ocre("key", "generate", "ci").returncode == 0
+    refused = ocre("run", "--require-signature", "hello:1")
+    assert refused.returncode != 0 and refused.stderr.startswith("ocre: error: ") and "sign" in refused.stderr
+    assert ocre("image", "sign", "--key", "ci", "hello:1").returncode == 0
+    signed = ocre("run", "--require-signature", "hello:1")
+    assert signed.returncode == 0 and "powered by Ocre" in signed.stdout, signed.stderr
+    bare = ocre("run", "--require-signature", exported)
+    assert bare.returncode == 2 and "signed image" in bare.stderr

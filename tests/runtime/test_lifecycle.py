@@ -274,3 +274,23 @@ def test_close_kills_and_forgets_containers(tmp_path: Path, examples) -> None:
     rt.close()
     assert c.wait_done(2) and c.exit_code == 137
     assert len(rt) == 0
+
+
+def test_upstream_demo_sequence(runtime: Runtime, start, examples) -> None:
+    """Upstream's CI demo, with our exit codes (D4): killed containers report 137."""
+    hello = start(examples["hello"])
+    assert runtime.wait(hello.container.id, timeout=10) == 0 and "powered by Ocre" in hello.out
+    blinky = start(examples["blinky"], caps=["ocre:api"], detached=True)
+    time.sleep(2)
+    runtime.kill(blinky.container.id)
+    assert runtime.wait(blinky.container.id, timeout=5) == 137 and "blink 3: LED on" in blinky.out
+    sub = start(examples["subscriber"], caps=["ocre:api"], detached=True)
+    sub.wait_for("waiting for sensor/")
+    pub = start(examples["publisher"], "0", "200", caps=["ocre:api"], detached=True)
+    time.sleep(4)
+    for run in (sub, pub):
+        runtime.kill(run.container.id)
+        assert runtime.wait(run.container.id, timeout=5) == 137
+    assert "published 1 (delivered)" in pub.out
+    assert 'received sensor/temperature [application/json]: {"seq":1,' in sub.out
+    assert sub.out.count("received") >= 10

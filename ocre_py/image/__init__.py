@@ -1,0 +1,46 @@
+"""Container images: build, store, sign, save/load and push/pull OCI images of Wasm modules.
+
+This room needs no wasm engine (the Zephyr side imports it): modules are read by
+:mod:`ocre_py.image.wasm`, a small binary reader. Runtimes enter through :func:`resolve_runnable`
+and :func:`export_to_images_dir`.
+"""
+
+from ocre_py.image.build import (
+    BuiltImage,
+    ImageOptions,
+    build_from_file,
+    build_from_sources,
+    build_from_spec,
+    build_image,
+)
+from ocre_py.image.distribution import Transfer, pull, pull_url, push
+from ocre_py.image.layout_tar import load, save
+from ocre_py.image.reference import Reference, parse_reference
+from ocre_py.image.runnable import RunnableImage, check_for_target, export_to_images_dir, resolve_runnable
+from ocre_py.image.store import ImageStore, StoredImage, default_store_root
+from ocre_py.image.validate import Checks
+
+__all__ = [
+    "BuiltImage",
+    "Checks",
+    "ImageOptions",
+    "ImageStore",
+    "Reference",
+    "RunnableImage",
+    "StoredImage",
+    "Transfer",
+    "build_from_file",
+    "build_from_sources",
+    "build_from_spec",
+    "build_image",
+    "check_for_target",
+    "default_store_root",
+    "export_to_images_dir",
+    "load",
+    "parse_reference",
+    "pull",
+    "pull_url",
+    "push",
+    "resolve_runnable",
+    "save",
+]
