@@ -165,3 +165,19 @@ def test_run_an_image_from_the_store_by_name(tmp_path: Path) -> None:
     assert signed.returncode == 0 and "powered by Ocre" in signed.stdout, signed.stderr
     bare = ocre("run", "--require-signature", exported)
     assert bare.returncode == 2 and "signed image" in bare.stderr
+
+
+def test_missing_clang_names_the_debian_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hello = Path(__file__).parents[2] / "examples" / "hello" / "hello.c"
+    monkeypatch.setenv("PATH", str(tmp_path))  # no clang anywhere
+    r = subprocess.run(
+        [sys.executable, "-m", "ocre_py", "build", str(hello), "-o", str(tmp_path / "h.wasm")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert r.returncode == 1
+    assert "required program 'clang' not found" in r.stderr
+    assert "apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32" in r.stderr
+    out = str(tmp_path / "h.wasm")
+    cmd = [sys.executable, "-m", "ocre_py", "build", "--import-memory", str(hello), "-o", out]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert "clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32" in r.stderr
