@@ -22,9 +22,18 @@ from ocre_py.errors import OcreError
 #: Command modules, in the order their verbs appear in ``ocre --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "ocre_py.cli.run",
+    "ocre_py.cli.container",
+    "ocre_py.cli.daemon",
+    "ocre_py.cli.messaging",
+    "ocre_py.cli.device",
     "ocre_py.cli.build",
+    "ocre_py.cli.image",
     "ocre_py.cli.version",
+    "ocre_py.cli.zephyr",
 )
+
+#: Verbs whose start-up time matters: only their module is imported and registered.
+FAST_VERBS: dict[str, str] = {"run": "ocre_py.cli.run"}
 
 log = logging.getLogger("ocre_py")
 
@@ -36,7 +45,8 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(exit_codes.USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (``only``) one with just that command module's verbs."""
     parser = _ArgumentParser(
         prog="ocre",
         description="Build, package, deploy and run WebAssembly containers on Zephyr MCUs and Linux.",
@@ -44,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show debug logs and full tracebacks")
     parser.add_argument("-q", "--quiet", action="store_true", help="only show errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
-    for name in COMMAND_MODULES:
+    for name in (only,) if only else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -63,15 +73,21 @@ def _setup_logging(debug: bool, quiet: bool) -> None:
     root.propagate = False
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _error(message: str, hint: str | None = None) -> None:
-    sys.stderr.write(f"ocre: error: {message}\n")
+    sys.stderr.write(f"ocre: error: {_one_line(message)}\n")
     if hint:
-        sys.stderr.write(f"ocre: hint: {hint}\n")
+        sys.stderr.write(f"ocre: hint: {_one_line(hint)}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``ocre`` command and return its exit code (never raises, never exits)."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(FAST_VERBS.get(verb or ""))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help or a usage error

@@ -108,10 +108,10 @@ def resolve_image(ref: str, *, require_signature: bool = False) -> ResolvedImage
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.detach:
-        from ocre_py.errors import OcreError
+    if args.detach:  # under the daemon (-H / $OCRE_HOST): see ocre_py.cli.container
+        from ocre_py.cli.container import run_detached
 
-        raise OcreError("ocre run -d needs the daemon, which is not available in this build")
+        return run_detached(args)
     from ocre_py.errors import ContainerError
     from ocre_py.runtime import ContainerState, Runtime
 

@@ -1,0 +1,352 @@
+"""``ocre container VERB`` and the short forms ``ocre ps|rm|logs|create|start|stop|...``: the daemon's CLI.
+
+Every verb talks to the daemon (``-H``/``$OCRE_HOST``, default ``<workdir>/ocre.sock``). Output
+follows upstream Ocre: IDs one per line, ``wait`` prints the exit code, ``ps`` prints
+``ID\\tSTATUS\\tIMAGE`` with the 7-character labels; ``ps --wide`` adds Docker-like columns and every
+listing has ``--json``. A verb given several IDs handles each, reports each failure, and exits 1 if
+any failed (Docker's habit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ocre_py.cli import exit_codes
+from ocre_py.cli.daemon import add_client_options, client_for
+
+SHORT_FORMS = (
+    "create",
+    "start",
+    "stop",
+    "kill",
+    "pause",
+    "unpause",
+    "restart",
+    "wait",
+    "ps",
+    "rm",
+    "logs",
+    "inspect",
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    group = sub.add_parser("container", help="manage the daemon's containers")
+    verbs = group.add_subparsers(dest="container_command", metavar="VERB", required=True)
+    _add_run(verbs)
+    for name in SHORT_FORMS:
+        _VERBS[name](verbs, name)
+    for name in SHORT_FORMS:
+        _VERBS[name](sub, name)
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def _ids(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ids", nargs="+", metavar="ID")
+
+
+def _each(args: argparse.Namespace, fn: Callable[[Any, str], str | None]) -> int:
+    """Apply ``fn(client, id)`` to every ID; print what it returns; report failures and go on."""
+    from ocre_py.errors import OcreError
+
+    client = client_for(args)
+    worst = exit_codes.SUCCESS
+    for cid in args.ids:
+        try:
+            out = fn(client, cid)
+        except OcreError as exc:
+            if len(args.ids) == 1:
+                raise
+            sys.stderr.write(f"ocre: error: {exc.message}\n")
+            worst = max(worst, exc.exit_code)
+            continue
+        if out is not None:
+            sys.stdout.write(f"{out}\n")
+    return worst
+
+
+def add_daemon_container_options(p: argparse.ArgumentParser) -> None:
+    """What only daemon containers have: restart policy and labels (plus -H/--token)."""
+    p.add_argument("--restart", default="no", metavar="POLICY", help="no, on-failure[:N] or always")
+    p.add_argument("-l", "--label", action="append", default=[], metavar="K=V", help="label the container")
+    add_client_options(p)
+
+
+def create_request(args: argparse.Namespace) -> dict[str, Any]:
+    """The create request from parsed ``run``/``create`` options; checks syntax here, paths on the daemon."""
+    from ocre_py.daemon.policy import RestartPolicy
+    from ocre_py.errors import InvalidInput
+    from ocre_py.names import check_name
+    from ocre_py.runtime import RUNTIMES, Mount
+    from ocre_py.runtime.spec import check_capabilities, parse_env
+    from ocre_py.units import parse_duration, parse_size
+
+    if args.name is not None:
+        check_name(args.name, what="container ID")
+    if args.runtime is not None and args.runtime not in RUNTIMES:
+        raise InvalidInput.field(None, "runtime", args.runtime, f"one of {', '.join(RUNTIMES)}")
+    labels = {}
+    for item in getattr(args, "label", []):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput.field(None, "label", item, "KEY=VALUE")
+        labels[key] = value
+    return {
+        "name": args.name,
+        "args": list(args.args),
+        "env": parse_env(args.env),
+        "capabilities": list(check_capabilities(args.cap)),
+        "mounts": [str(Mount.parse(v)) for v in args.volume],
+        "memory_limit": parse_size(args.memory, what="--memory") if args.memory else None,
+        "timeout": parse_duration(args.timeout, what="--timeout") if args.timeout else None,
+        "cpu_budget": parse_duration(args.cpu_budget, what="--cpu-budget") if args.cpu_budget else None,
+        "restart": str(RestartPolicy.parse(getattr(args, "restart", None))),
+        "labels": labels,
+        "runtime": args.runtime,
+    }
+
+
+def image_for_daemon(client: Any, ref: str) -> str:
+    """A local file (or a local-store image) is uploaded; any other valid name is the daemon's."""
+    from pathlib import Path
+
+    from ocre_py.cli.daemon import upload_image
+    from ocre_py.names import is_valid_name
+
+    if Path(ref).is_file() or not is_valid_name(ref):
+        return upload_image(client, ref)["name"]
+    return ref
+
+
+def run_detached(args: argparse.Namespace) -> int:
+    """``ocre run -d``: create and start under the daemon, print the ID (upstream's output)."""
+    from ocre_py.errors import InvalidInput
+
+    if getattr(args, "rm", False):
+        raise InvalidInput("--rm cannot be combined with -d", hint="remove it later with 'ocre rm ID'")
+    request = create_request(args)
+    client = client_for(args)
+    request["image"] = image_for_daemon(client, args.image)
+    info = client.create(request, start=True)
+    sys.stdout.write(f"{info['id']}\n")
+    return exit_codes.SUCCESS
+
+
+# ---- verbs ------------------------------------------------------------------------------------
+def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from ocre_py.cli.run import add_container_options
+
+    p = sub.add_parser("run", help="run a container (attached here, or -d under the daemon)")
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background under the daemon")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits (attached only)")
+    add_daemon_container_options(p)
+    add_container_options(p)
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.detach:
+        return run_detached(args)
+    from ocre_py.cli.run import cmd_run as run_attached
+
+    return run_attached(args)
+
+
+def _add_create(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+    from ocre_py.cli.run import add_container_options
+
+    p = sub.add_parser(name, help="create a container under the daemon (CREATED; prints its ID)")
+    add_daemon_container_options(p)
+    add_container_options(p)
+    p.set_defaults(func=cmd_create)
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    request = create_request(args)
+    client = client_for(args)
+    request["image"] = image_for_daemon(client, args.image)
+    sys.stdout.write(f"{client.create(request)['id']}\n")
+    return exit_codes.SUCCESS
+
+
+def _add_simple(action: str, help_text: str, *, timed: bool = False) -> Callable[..., None]:
+    def add(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+        p = sub.add_parser(name, help=help_text)
+        if timed:
+            p.add_argument(
+                "-t", "--time", default="10", metavar="SECONDS", help="grace before kill (default 10)"
+            )
+        _ids(p)
+        add_client_options(p)
+        p.set_defaults(func=lambda args: _cmd_action(args, action))
+
+    return add
+
+
+def _cmd_action(args: argparse.Namespace, action: str) -> int:
+    query: dict[str, Any] = {}
+    if hasattr(args, "time"):
+        from ocre_py.units import parse_duration
+
+        query["time"] = 0.0 if args.time in ("0", "0s") else parse_duration(args.time, what="--time")
+    return _each(args, lambda client, cid: client.action(cid, action, **query)["id"])
+
+
+def _add_wait(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(name, help="wait for containers to exit; print each exit code")
+    p.add_argument("--timeout", metavar="SECONDS", help="give up after this long")
+    _ids(p)
+    add_client_options(p)
+    p.set_defaults(func=cmd_wait)
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    from ocre_py.units import parse_duration
+
+    timeout = parse_duration(args.timeout, what="--timeout") if args.timeout else None
+
+    def wait(client: Any, cid: str) -> str:
+        code = client.action(cid, "wait", timeout=timeout)["exit_code"]
+        return "" if code is None else f"{code:d}"
+
+    return _each(args, wait)
+
+
+def _add_rm(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(name, help="remove containers and their data directories")
+    p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
+    _ids(p)
+    add_client_options(p)
+    p.set_defaults(func=cmd_rm)
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    def rm(client: Any, cid: str) -> str:
+        client.remove(cid, force=args.force)
+        return cid
+
+    return _each(args, rm)
+
+
+def _add_ps(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(name, help="list containers: ID, STATUS, IMAGE")
+    p.add_argument("id", nargs="?", metavar="ID", help="only this container")
+    p.add_argument("-q", "--quiet", dest="ids_only", action="store_true", help="only IDs")
+    p.add_argument("-w", "--wide", action="store_true", help="add exit code, restarts, policy, age")
+    p.add_argument("--json", action="store_true")
+    add_client_options(p)
+    p.set_defaults(func=cmd_ps)
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from ocre_py.cli.output import print_json, print_table
+    from ocre_py.runtime import ContainerState
+
+    client = client_for(args)
+    rows = [client.inspect(args.id)] if args.id else client.containers()
+    if args.json:
+        print_json(rows)
+    elif args.ids_only:
+        for r in rows:
+            sys.stdout.write(f"{r['id']}\n")
+    elif args.wide:
+        now = time.time()
+        table = [
+            (
+                r["id"],
+                _status_text(r, now),
+                r["image"],
+                "" if r["exit_code"] is None else r["exit_code"],
+                r["restart_count"],
+                r["restart_policy"],
+                _ago(r["created_at"], now),
+            )
+            for r in rows
+        ]
+        print_table(["ID", "STATUS", "IMAGE", "EXIT", "RESTARTS", "POLICY", "CREATED"], table)
+    else:
+        table = [(r["id"], ContainerState[r["status"]].label, r["image"]) for r in rows]
+        print_table(["ID", "STATUS", "IMAGE"], table, sep="\t")
+    return exit_codes.SUCCESS
+
+
+def _status_text(row: dict[str, Any], now: float) -> str:
+    status = row["status"]
+    if row.get("restarting"):
+        return "RESTARTING"
+    if status in ("RUNNING", "PAUSED") and row.get("started_at"):
+        return f"{status} ({_duration(now - row['started_at'])})"
+    if status == "STOPPED" and row.get("exit_code") is not None:
+        return f"STOPPED ({row['exit_code']})"
+    return status
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    return (
+        f"{s}s"
+        if s < 60
+        else f"{s // 60}m"
+        if s < 3600
+        else f"{s // 3600}h"
+        if s < 86400
+        else f"{s // 86400}d"
+    )
+
+
+def _ago(ts: float | None, now: float) -> str:
+    return f"{_duration(now - ts)} ago" if ts else ""
+
+
+def _add_logs(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(name, help="print a container's output (stdout and stderr)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing while the container runs")
+    p.add_argument("-n", "--tail", type=int, metavar="N", help="only the last N lines")
+    p.add_argument("id", metavar="ID")
+    add_client_options(p)
+    p.set_defaults(func=cmd_logs)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    out = sys.stdout.buffer
+    sys.stdout.flush()
+    for chunk in client_for(args).logs(args.id, follow=args.follow, tail=args.tail):
+        out.write(chunk)
+        out.flush()
+    return exit_codes.SUCCESS
+
+
+def _add_inspect(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(name, help="show containers in detail (JSON)")
+    _ids(p)
+    p.add_argument("--json", action="store_true", help="(the default; accepted for uniformity)")
+    add_client_options(p)
+    p.set_defaults(func=cmd_inspect)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from ocre_py.cli.output import print_json
+
+    client = client_for(args)
+    print_json([client.inspect(cid) for cid in args.ids])
+    return exit_codes.SUCCESS
+
+
+_VERBS: dict[str, Callable[..., None]] = {
+    "create": _add_create,
+    "start": _add_simple("start", "start created or stopped containers"),
+    "stop": _add_simple("stop", "stop containers: a stop event, then kill after --time", timed=True),
+    "kill": _add_simple("kill", "kill running containers (exit code 137)"),
+    "pause": _add_simple("pause", "hold containers at their next host call"),
+    "unpause": _add_simple("unpause", "let paused containers continue"),
+    "restart": _add_simple("restart", "stop (if running) and start containers again", timed=True),
+    "wait": _add_wait,
+    "ps": _add_ps,
+    "rm": _add_rm,
+    "logs": _add_logs,
+    "inspect": _add_inspect,
+}

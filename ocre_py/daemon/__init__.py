@@ -1,0 +1,27 @@
+"""ocred: the Linux service — detached containers with a Docker-like lifecycle, persistence and a
+versioned JSON HTTP API on a Unix socket (or TCP with a bearer token).
+
+Layers: :class:`Daemon` (the model, on :class:`~ocre_py.runtime.Runtime`), ``api`` (routes),
+``server`` (listeners), :func:`run` (the service loop) and :class:`DaemonClient` (what the CLI and
+host tools use).
+"""
+
+from ocre_py.daemon.address import Address, default_address, parse, resolve
+from ocre_py.daemon.client import DaemonClient
+from ocre_py.daemon.policy import RestartPolicy
+from ocre_py.daemon.runner import run
+from ocre_py.daemon.server import Server
+from ocre_py.daemon.service import Daemon, DaemonOptions
+
+__all__ = [
+    "Address",
+    "Daemon",
+    "DaemonClient",
+    "DaemonOptions",
+    "RestartPolicy",
+    "Server",
+    "default_address",
+    "parse",
+    "resolve",
+    "run",
+]

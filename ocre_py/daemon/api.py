@@ -1,0 +1,364 @@
+"""The versioned HTTP API (``/v1/...``): a table of routes, each a small function over :class:`Daemon`.
+
+Every route takes a :class:`Request` and returns a :class:`Reply` (JSON) or a :class:`Stream`
+(bytes sent as they come: ``logs?follow=1`` and ``messages`` subscriptions). Errors are
+:class:`~ocre_py.errors.OcreError`\\ s; :func:`error_reply` turns them into a status and a JSON body
+``{"error": {"type", "message", "hint"}}`` that the client turns back into the same exception
+class, so ``ocre`` exits with the same code whether it ran the operation itself or asked a daemon.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import queue
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from ocre_py import __version__
+from ocre_py.daemon.service import Daemon
+from ocre_py.errors import Conflict, InvalidInput, NotFound, OcreError
+
+API_VERSION = "v1"
+MAX_JSON_BODY = 1024 * 1024
+MAX_IMAGE_BODY = 64 * 1024 * 1024
+HEARTBEAT = 5.0
+
+STATUS_FOR = {InvalidInput: 400, NotFound: 404, Conflict: 409}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]
+    query: dict[str, str]
+    body: bytes = b""
+    #: Returns True once the client hung up (checked by streams between chunks).
+    client_gone: Callable[[], bool] = lambda: False
+
+    def json(self) -> Any:
+        if not self.body:
+            return {}
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise InvalidInput.field(
+                None, "request body", self.body[:40].decode(errors="replace"), f"JSON ({exc})"
+            ) from None
+
+    def flag(self, name: str) -> bool:
+        return self.query.get(name, "").lower() in ("1", "true", "yes")
+
+    def number(self, name: str, default: float | None) -> float | None:
+        text = self.query.get(name)
+        if text is None or text == "":
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise InvalidInput.field(None, name, text, "a number") from None
+        if value < 0:
+            raise InvalidInput.field(None, name, text, "a non-negative number")
+        return value
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None
+
+
+@dataclass
+class Stream:
+    content_type: str
+    chunks: Iterator[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Daemon, Request], Reply | Stream]
+_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
+
+
+def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+    regex = re.compile("^/" + API_VERSION + re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", pattern) + "$")
+
+    def register(fn: Handler) -> Handler:
+        _ROUTES.append((method, regex, fn))
+        return fn
+
+    return register
+
+
+def dispatch(
+    daemon: Daemon,
+    method: str,
+    path: str,
+    query: str,
+    read_body: Callable[[int], bytes],
+    client_gone: Callable[[], bool] = lambda: False,
+) -> Reply | Stream:
+    """Find the route for ``method path`` and run it; errors become JSON replies."""
+    try:
+        matched_path = False
+        for m, regex, fn in _ROUTES:
+            match = regex.match(path)
+            if not match:
+                continue
+            matched_path = True
+            if m != method:
+                continue
+            limit = MAX_IMAGE_BODY if fn is put_image else MAX_JSON_BODY
+            request = Request(method, path, match.groupdict(), _query(query), read_body(limit), client_gone)
+            return fn(daemon, request)
+        if matched_path:
+            return Reply(405, _error_body("MethodNotAllowed", f"{method} is not allowed on {path}"))
+        if not path.startswith(f"/{API_VERSION}/"):
+            return Reply(
+                404, _error_body("NotFound", f"unknown API path {path}; this daemon speaks /{API_VERSION}/")
+            )
+        return Reply(404, _error_body("NotFound", f"unknown API path {path}"))
+    except OcreError as exc:
+        return error_reply(exc)
+
+
+def error_reply(exc: OcreError) -> Reply:
+    status = next((s for cls, s in STATUS_FOR.items() if isinstance(exc, cls)), 500)
+    return Reply(status, _error_body(type(exc).__name__, exc.message, exc.hint))
+
+
+def _error_body(kind: str, message: str, hint: str | None = None) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message, "hint": hint}}
+
+
+def _query(text: str) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+
+# ---- system -----------------------------------------------------------------------------------
+@route("GET", "/version")
+def version(daemon: Daemon, req: Request) -> Reply:
+    return Reply(200, {"api": API_VERSION, "version": __version__, "workdir": str(daemon.workdir)})
+
+
+@route("GET", "/info")
+def info(daemon: Daemon, req: Request) -> Reply:
+    return Reply(200, {"api": API_VERSION, "version": __version__, **daemon.info()})
+
+
+# ---- containers ---------------------------------------------------------------------------------
+@route("GET", "/containers")
+def list_containers(daemon: Daemon, req: Request) -> Reply:
+    return Reply(200, daemon.list())
+
+
+@route("POST", "/containers")
+def create_container(daemon: Daemon, req: Request) -> Reply:
+    data = req.json()
+    start = bool(data.pop("start", False)) if isinstance(data, dict) else False
+    return Reply(201, daemon.create(data, start=start))
+
+
+@route("GET", "/containers/{id}")
+def inspect_container(daemon: Daemon, req: Request) -> Reply:
+    return Reply(200, daemon.describe(req.params["id"]))
+
+
+@route("DELETE", "/containers/{id}")
+def remove_container(daemon: Daemon, req: Request) -> Reply:
+    daemon.remove(req.params["id"], force=req.flag("force"))
+    return Reply(200, {"id": req.params["id"]})
+
+
+@route("POST", "/containers/{id}/{action}")
+def container_action(daemon: Daemon, req: Request) -> Reply:
+    cid, action = req.params["id"], req.params["action"]
+    grace = req.number("time", 10.0) or 0.0
+    actions: dict[str, Callable[[], Any]] = {
+        "start": lambda: daemon.start(cid),
+        "stop": lambda: daemon.stop(cid, grace),
+        "kill": lambda: daemon.kill(cid),
+        "pause": lambda: daemon.pause(cid),
+        "unpause": lambda: daemon.unpause(cid),
+        "restart": lambda: daemon.restart(cid, grace),
+        "wait": lambda: {"id": cid, "exit_code": daemon.wait(cid, req.number("timeout", None))},
+    }
+    if action not in actions:
+        raise InvalidInput.field(None, "container action", action, ", ".join(actions))
+    return Reply(200, actions[action]())
+
+
+@route("GET", "/containers/{id}/logs")
+def container_logs(daemon: Daemon, req: Request) -> Stream:
+    cid = req.params["id"]
+    clog = daemon.logs(cid)
+    follow = req.flag("follow")
+    tail = req.number("tail", None)
+    position = clog.tail_position(None if tail is None else int(tail))
+
+    def chunks() -> Iterator[bytes]:
+        pos = position
+        while True:
+            data, pos = clog.read_from(pos)
+            if data:
+                yield data
+            if not follow or clog.closed or req.client_gone():
+                return
+            if not daemon.is_live(cid):
+                data, pos = clog.read_from(pos)  # what the last moments wrote
+                if data:
+                    yield data
+                return
+            clog.wait_for_more(pos, 0.5)
+
+    return Stream("application/octet-stream", chunks())
+
+
+# ---- images -------------------------------------------------------------------------------------
+@route("GET", "/images")
+def list_images(daemon: Daemon, req: Request) -> Reply:
+    return Reply(200, daemon.images())
+
+
+@route("PUT", "/images/{name}")
+def put_image(daemon: Daemon, req: Request) -> Reply:
+    return Reply(200, daemon.import_image(req.params["name"], req.body))
+
+
+@route("DELETE", "/images/{name}")
+def remove_image(daemon: Daemon, req: Request) -> Reply:
+    daemon.remove_image(req.params["name"], force=req.flag("force"))
+    return Reply(200, {"name": req.params["name"]})
+
+
+# ---- messaging ----------------------------------------------------------------------------------
+@route("POST", "/messages")
+def publish(daemon: Daemon, req: Request) -> Reply:
+    data = req.json()
+    if not isinstance(data, dict):
+        raise InvalidInput.field(None, "request body", type(data).__name__, "a JSON object")
+    payload = decode_payload(data)
+    rc = daemon.publish(str(data.get("topic") or ""), payload, str(data.get("content_type") or ""))
+    return Reply(200, {"rc": rc, "delivered": rc == 0})
+
+
+@route("GET", "/messages")
+def subscribe(daemon: Daemon, req: Request) -> Stream:
+    """JSON lines, one per message; an empty line every few seconds tells a dead client apart."""
+    prefix = req.query.get("topic", "")
+    count = int(req.number("count", 0) or 0)
+    inbox: queue.Queue[bytes] = queue.Queue(maxsize=1024)
+
+    def deliver(message: Any) -> None:
+        try:
+            inbox.put_nowait(json.dumps(encode_message(message)).encode() + b"\n")
+        except queue.Full:
+            pass  # a client that does not read loses messages rather than the daemon's memory
+
+    handle = daemon.subscribe(prefix, deliver)
+
+    def chunks() -> Iterator[bytes]:
+        sent, last = 0, time.monotonic()
+        try:
+            yield b"\n"  # tells the client the subscription is in place
+            while not count or sent < count:
+                try:
+                    line = inbox.get(timeout=0.5)
+                except queue.Empty:
+                    if req.client_gone():
+                        return
+                    if time.monotonic() - last >= HEARTBEAT:
+                        last = time.monotonic()
+                        yield b"\n"
+                    continue
+                sent += 1
+                yield line
+        finally:
+            daemon.unsubscribe(handle)
+
+    return Stream("application/x-ndjson", chunks())
+
+
+def encode_message(message: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": message.message_id,
+        "topic": message.topic.decode(errors="replace"),
+        "content_type": message.content_type.decode(errors="replace"),
+    }
+    try:
+        out["payload"] = message.payload.decode()
+    except UnicodeDecodeError:
+        out["payload"], out["encoding"] = base64.b64encode(message.payload).decode(), "base64"
+    return out
+
+
+def decode_payload(data: dict[str, Any]) -> bytes:
+    payload = data.get("payload", "")
+    if not isinstance(payload, str):
+        raise InvalidInput.field(None, "payload", payload, "a string")
+    if data.get("encoding") == "base64":
+        try:
+            return base64.b64decode(payload, validate=True)
+        except ValueError:
+            raise InvalidInput.field(None, "payload", payload[:20], "base64 text") from None
+    return payload.encode()
+
+
+# ---- simulated devices --------------------------------------------------------------------------
+@route("GET", "/devices/gpio")
+def gpio_state(daemon: Daemon, req: Request) -> Reply:
+    return Reply(200, daemon.devices.gpio.snapshot())
+
+
+@route("POST", "/devices/gpio")
+def gpio_drive(daemon: Daemon, req: Request) -> Reply:
+    from ocre_py.runtime.devices import GPIO_ALIASES
+
+    data = req.json()
+    if not isinstance(data, dict):
+        raise InvalidInput.field(None, "request body", type(data).__name__, "a JSON object")
+    level = data.get("level")
+    if level not in (0, 1):
+        raise InvalidInput.field(None, "level", level, "0 or 1")
+    if "alias" in data:
+        pin = GPIO_ALIASES.get(str(data["alias"]))
+        if pin is None:
+            raise InvalidInput.field(None, "GPIO alias", data["alias"], ", ".join(GPIO_ALIASES))
+        port, number = pin
+    else:
+        port, number = data.get("port"), data.get("pin")
+        if not isinstance(port, int) or not isinstance(number, int):
+            raise InvalidInput.field(None, "GPIO pin", f"{port}.{number}", "PORT.PIN with integers")
+    try:
+        daemon.devices.gpio.drive_input(port, number, level)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    return Reply(200, {"port": port, "pin": number, "level": level})
+
+
+@route("GET", "/devices/sensors")
+def sensors_state(daemon: Daemon, req: Request) -> Reply:
+    return Reply(200, daemon.devices.sensors.describe())
+
+
+@route("POST", "/devices/sensors")
+def sensor_pin(daemon: Daemon, req: Request) -> Reply:
+    data = req.json()
+    if not isinstance(data, dict):
+        raise InvalidInput.field(None, "request body", type(data).__name__, "a JSON object")
+    name, channel, value = data.get("name"), data.get("channel"), data.get("value")
+    if not isinstance(channel, int) or isinstance(channel, bool):
+        raise InvalidInput.field(
+            None, "sensor channel", channel, "a channel type number (see 'ocre device sensor ls')"
+        )
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise InvalidInput.field(None, "sensor value", value, "a number, or null to unpin")
+    try:
+        daemon.devices.sensors.pin_value(str(name), channel, value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), hint="'ocre device sensor ls' lists sensors and channels") from None
+    return Reply(200, {"name": name, "channel": channel, "value": value})

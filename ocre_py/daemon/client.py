@@ -1,0 +1,260 @@
+"""A client for the daemon's ``/v1`` API over a Unix socket or TCP (standard library ``http.client``).
+
+Errors come back as the exception class the daemon raised (``NotFound``, ``Conflict``,
+``InvalidInput``…), so a CLI verb fails the same way whether the work happened here or there.
+Anything about reaching the daemon itself is a :class:`~ocre_py.errors.DaemonError` that names the
+address and where it came from (``-H``, ``$OCRE_HOST``, default socket).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ocre_py import errors
+from ocre_py.daemon import auth
+from ocre_py.daemon.address import Address, connect_unix, resolve
+from ocre_py.errors import DaemonError, OcreError
+from ocre_py.workdir import default_workdir
+
+API = "/v1"
+_ERRORS: dict[str, type[OcreError]] = {
+    cls.__name__: cls
+    for cls in (
+        errors.InvalidInput,
+        errors.NotFound,
+        errors.Conflict,
+        errors.ContainerError,
+        errors.ImageError,
+        errors.DaemonError,
+    )
+}
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float | None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = connect_unix(self._path, self.timeout)
+
+
+class DaemonClient:
+    def __init__(
+        self, address: Address, *, token: str | None = None, origin: str = "", timeout: float = 60.0
+    ) -> None:
+        self.address = address
+        self.token = token
+        self.origin = origin
+        self.timeout = timeout
+
+    @classmethod
+    def connect(
+        cls,
+        host: str | None = None,
+        *,
+        token: str | None = None,
+        token_file: str | os.PathLike[str] | None = None,
+    ) -> DaemonClient:
+        """Resolve the address (``-H`` > ``$OCRE_HOST`` > default socket) and the token for TCP."""
+        address, origin = resolve(host)
+        if address.is_tcp and token is None:
+            if token_file is not None:
+                token = auth.read_token(Path(token_file))
+            elif os.environ.get("OCRE_TOKEN"):
+                token = os.environ["OCRE_TOKEN"]
+            else:
+                local = auth.token_path(default_workdir()[0])
+                if local.is_file():
+                    token = auth.read_token(local)
+        return cls(address, token=token, origin=origin)
+
+    # ---- transport ---------------------------------------------------------------------------
+    def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
+        if self.address.kind == "unix":
+            assert self.address.path is not None
+            return _UnixConnection(self.address.path, timeout)
+        return http.client.HTTPConnection(self.address.host, self.address.port, timeout=timeout)
+
+    def _send(
+        self, method: str, path: str, body: bytes | None, content_type: str, timeout: float | None
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        conn = self._connection(timeout)
+        headers = {"Content-Type": content_type} if body is not None else {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            conn.request(method, API + path, body=body, headers=headers)
+            return conn, conn.getresponse()
+        except (ConnectionRefusedError, FileNotFoundError) as exc:
+            conn.close()
+            raise DaemonError(
+                f"cannot reach the Ocre daemon at {self.address} "
+                f"({self.origin or 'address'}): {exc.strerror}",
+                hint="start it with 'ocre daemon &', or point -H / $OCRE_HOST at a running one",
+            ) from None
+        except TimeoutError:
+            conn.close()
+            raise DaemonError(
+                f"the Ocre daemon at {self.address} did not answer within {timeout} s"
+            ) from None
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise DaemonError(f"talking to the Ocre daemon at {self.address} failed: {exc}") from None
+
+    def _raise_for(self, resp: http.client.HTTPResponse, data: bytes) -> None:
+        try:
+            err = json.loads(data)["error"]
+            kind, message, hint = err["type"], err["message"], err.get("hint")
+        except (ValueError, KeyError, TypeError):
+            kind, message, hint = "", data[:200].decode(errors="replace") or resp.reason, None
+        if resp.status == 401:
+            raise DaemonError(f"the daemon at {self.address} refused the request: {message}", hint=hint)
+        raise _ERRORS.get(kind, DaemonError)(message, hint=hint)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        raw: bytes | None = None,
+        timeout: float | str | None = "default",
+    ) -> Any:
+        """One call; returns the decoded JSON reply or raises the daemon's error."""
+        if query:
+            path += "?" + urlencode({k: v for k, v in query.items() if v is not None})
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        ctype = "application/octet-stream" if raw is not None else "application/json"
+        conn, resp = self._send(method, path, data, ctype, self.timeout if timeout == "default" else timeout)  # type: ignore[arg-type]
+        try:
+            payload = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise DaemonError(f"the daemon at {self.address} closed the connection: {exc}") from None
+        finally:
+            conn.close()
+        if resp.status >= 400:
+            self._raise_for(resp, payload)
+        return json.loads(payload) if payload else None
+
+    def stream(self, path: str, query: dict[str, Any] | None = None) -> Iterator[bytes]:
+        """GET a streaming route; yields chunks as the daemon sends them, until it closes."""
+        if query:
+            path += "?" + urlencode({k: v for k, v in query.items() if v is not None})
+        conn, resp = self._send("GET", path, None, "application/json", None)
+        try:
+            if resp.status >= 400:
+                self._raise_for(resp, resp.read())
+            while True:
+                try:
+                    chunk = resp.read1(65536)
+                except (OSError, http.client.HTTPException):
+                    return
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            conn.close()
+
+    # ---- API ---------------------------------------------------------------------------------
+    def version(self) -> dict[str, Any]:
+        return self.request("GET", "/version", timeout=5.0)
+
+    def info(self) -> dict[str, Any]:
+        return self.request("GET", "/info")
+
+    def containers(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/containers")
+
+    def inspect(self, cid: str) -> dict[str, Any]:
+        return self.request("GET", f"/containers/{_q(cid)}")
+
+    def create(self, request: dict[str, Any], *, start: bool = False) -> dict[str, Any]:
+        return self.request("POST", "/containers", body={**request, "start": start})
+
+    def action(self, cid: str, action: str, **query: Any) -> Any:
+        """start, stop (time=), kill, pause, unpause, restart (time=) or wait (timeout=)."""
+        timeout: float | None = self.timeout
+        if action in ("stop", "restart"):
+            timeout = self.timeout + float(query.get("time") or 10.0)
+        elif action == "wait":
+            t = query.get("timeout")
+            timeout = None if t is None else float(t) + self.timeout
+        return self.request("POST", f"/containers/{_q(cid)}/{action}", query=query, timeout=timeout)
+
+    def remove(self, cid: str, *, force: bool = False) -> None:
+        self.request("DELETE", f"/containers/{_q(cid)}", query={"force": "1" if force else None})
+
+    def logs(self, cid: str, *, follow: bool = False, tail: int | None = None) -> Iterator[bytes]:
+        return self.stream(f"/containers/{_q(cid)}/logs", {"follow": "1" if follow else None, "tail": tail})
+
+    def images(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/images")
+
+    def import_image(self, name: str, data: bytes) -> dict[str, Any]:
+        return self.request("PUT", f"/images/{_q(name)}", raw=data)
+
+    def remove_image(self, name: str, *, force: bool = False) -> None:
+        self.request("DELETE", f"/images/{_q(name)}", query={"force": "1" if force else None})
+
+    def publish(self, topic: str, payload: bytes, content_type: str = "text/plain") -> dict[str, Any]:
+        import base64
+
+        body = {
+            "topic": topic,
+            "content_type": content_type,
+            "payload": base64.b64encode(payload).decode(),
+            "encoding": "base64",
+        }
+        return self.request("POST", "/messages", body=body)
+
+    def subscribe(self, topic: str, *, count: int | None = None) -> Iterator[dict[str, Any]]:
+        """Messages as dicts; the first item is ``{}`` once the subscription is in place."""
+        buffer = b""
+        first = True
+        for chunk in self.stream("/messages", {"topic": topic, "count": count}):
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                if line.strip():
+                    yield json.loads(line)
+                elif first:
+                    yield {}
+                first = False
+
+    def gpio(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/devices/gpio")
+
+    def drive_gpio(
+        self, level: int, *, alias: str | None = None, port: int | None = None, pin: int | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"level": level}
+        body.update({"alias": alias} if alias is not None else {"port": port, "pin": pin})
+        return self.request("POST", "/devices/gpio", body=body)
+
+    def sensors(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/devices/sensors")
+
+    def pin_sensor(self, name: str, channel: int, value: float | None) -> dict[str, Any]:
+        return self.request(
+            "POST", "/devices/sensors", body={"name": name, "channel": channel, "value": value}
+        )
+
+
+def _q(part: str) -> str:
+    return quote(part, safe="")
+
+
+def is_reachable(client: DaemonClient) -> bool:
+    try:
+        client.version()
+        return True
+    except (TimeoutError, DaemonError):
+        return False

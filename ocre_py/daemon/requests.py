@@ -1,0 +1,107 @@
+"""The create request: the JSON a client sends to make a container, checked field by field.
+
+The daemon keeps the checked request in the container's record and re-creates the container from
+it after a restart, so everything here must be plain JSON. Host paths (mounts) are checked on the
+daemon's side, where they are used; the client only checks syntax.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ocre_py.daemon.policy import RestartPolicy
+from ocre_py.errors import InvalidInput
+from ocre_py.names import check_name
+from ocre_py.runtime import RUNTIMES, ContainerSpec, Mount
+from ocre_py.runtime.spec import StdioTarget, check_capabilities, parse_env
+
+_LISTS = ("args", "env", "capabilities", "mounts")
+_FIELDS = {
+    "image",
+    "name",
+    *_LISTS,
+    "memory_limit",
+    "timeout",
+    "cpu_budget",
+    "labels",
+    "restart",
+    "runtime",
+}
+
+
+def _str_list(data: dict[str, Any], key: str) -> list[str]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput.field(None, key, value, "a list of strings")
+    return list(value)
+
+
+def _positive(data: dict[str, Any], key: str, kind: type) -> Any:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InvalidInput.field(None, key, value, "a positive number")
+    return kind(value)
+
+
+def normalize(data: object) -> dict[str, Any]:
+    """Check a create request and return it in canonical form (raises InvalidInput naming the field)."""
+    if not isinstance(data, dict):
+        raise InvalidInput.field(None, "request body", type(data).__name__, "a JSON object")
+    unknown = sorted(set(data) - _FIELDS - {"start"})
+    if unknown:
+        raise InvalidInput.field(None, "request field", unknown[0], f"one of {', '.join(sorted(_FIELDS))}")
+    image = data.get("image")
+    if not isinstance(image, str):
+        raise InvalidInput.field(None, "image", image, "an image name in the daemon's images directory")
+    check_name(image, what="image name")
+    name = data.get("name")
+    if name is not None:
+        check_name(name, what="container ID")
+    runtime = data.get("runtime")
+    if runtime is not None and runtime not in RUNTIMES:
+        raise InvalidInput.field(None, "runtime", runtime, f"one of {', '.join(RUNTIMES)}")
+    lists = {key: _str_list(data, key) for key in _LISTS}
+    parse_env(lists["env"])
+    lists["capabilities"] = list(check_capabilities(lists["capabilities"]))
+    lists["mounts"] = [str(Mount.parse(m)) for m in lists["mounts"]]
+    labels = data.get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise InvalidInput.field(None, "labels", labels, "an object of string values")
+    return {
+        "image": image,
+        "name": name,
+        **lists,
+        "memory_limit": _positive(data, "memory_limit", int),
+        "timeout": _positive(data, "timeout", float),
+        "cpu_budget": _positive(data, "cpu_budget", float),
+        "labels": {str(k): v for k, v in labels.items()},
+        "restart": str(RestartPolicy.parse(data.get("restart"))),
+        "runtime": runtime,
+    }
+
+
+def to_spec(request: dict[str, Any], cid: str, sink: StdioTarget) -> ContainerSpec:
+    """The runtime spec for a daemon container: detached, no stdin, stdout+stderr into ``sink``."""
+    return ContainerSpec(
+        image=request["image"],
+        name=cid,
+        args=tuple(request["args"]),
+        env=tuple(request["env"]),
+        capabilities=tuple(request["capabilities"]),
+        mounts=tuple(Mount.parse(m) for m in request["mounts"]),
+        memory_limit=request["memory_limit"],
+        timeout=request["timeout"],
+        cpu_budget=request["cpu_budget"],
+        detached=True,
+        stdin=None,
+        stdout=sink,
+        stderr=sink,
+        labels=dict(request["labels"]),
+    )
+
+
+def image_path(images_dir: Path, name: str) -> Path:
+    return images_dir / check_name(name, what="image name")

@@ -1,0 +1,60 @@
+"""Run the daemon until told to stop: bind, restore containers, serve, shut down cleanly.
+
+The caller (``ocre daemon``, or a test) owns signals and logging: it passes an event that it sets
+on SIGTERM/SIGINT. While running, ``<workdir>/daemon.json`` names the process and the addresses it
+actually bound (a TCP port 0 becomes a real port), for tools and tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ocre_py.daemon.address import Address
+from ocre_py.daemon.server import Server
+from ocre_py.daemon.service import Daemon, DaemonOptions
+from ocre_py.fsutil import atomic_write
+
+log = logging.getLogger(__name__)
+INFO_FILE = "daemon.json"
+
+
+def run(
+    workdir: Path,
+    addresses: list[Address],
+    stop: threading.Event,
+    *,
+    options: DaemonOptions | None = None,
+    socket_mode: int = 0o600,
+    socket_group: int | None = None,
+    ready: Callable[[Daemon, Server], None] | None = None,
+) -> None:
+    daemon = Daemon(workdir, options=options)
+    server: Server | None = None
+    info = workdir / INFO_FILE
+    try:
+        server = Server(daemon, addresses, socket_mode=socket_mode, socket_group=socket_group)
+        restarted = daemon.restore()
+        server.start()
+        atomic_write(
+            info, json.dumps({"pid": os.getpid(), "addresses": server.addresses, "started_at": time.time()})
+        )
+        log.info(
+            "daemon listening on %s",
+            ", ".join(server.addresses),
+            extra={"workdir": str(workdir), "addresses": server.addresses, "autostarted": restarted},
+        )
+        if ready is not None:
+            ready(daemon, server)
+        stop.wait()
+        log.info("daemon shutting down")
+    finally:
+        if server is not None:
+            server.close()
+        daemon.close()
+        info.unlink(missing_ok=True)

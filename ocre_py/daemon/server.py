@@ -1,0 +1,236 @@
+"""HTTP listeners for the daemon: the standard library's ThreadingHTTPServer on Unix and TCP sockets.
+
+A Unix socket is created with mode 0600 (0660 with a group) and is guarded by the filesystem; a TCP
+listener demands ``Authorization: Bearer <token>`` on every request and answers 401 otherwise.
+Responses are HTTP/1.0 (one request per connection): the body ends when the connection closes,
+which is what lets ``logs -f`` and subscriptions stream without chunked encoding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ocre_py.daemon import api, auth
+from ocre_py.daemon.address import Address, connect_unix, short_path
+from ocre_py.daemon.service import Daemon
+from ocre_py.errors import DaemonError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    server: _Listener
+    server_version = "ocred"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_DELETE = do_GET
+
+    def _handle(self) -> None:
+        token = self.server.token
+        if token is not None and not auth.check(self.headers.get("Authorization"), token):
+            log.warning(
+                "refused unauthenticated %s %s from %s", self.command, self.path, self.client_address[0]
+            )
+            self._json(
+                401,
+                api._error_body(
+                    "Unauthorized",
+                    "missing or wrong bearer token",
+                    "pass --token or set $OCRE_TOKEN (see <workdir>/daemon.token)",
+                ),
+            )
+            return
+        path, _, query = self.path.partition("?")
+        result = api.dispatch(
+            self.server.daemon, self.command, path, query, self._read_body, self._client_gone
+        )
+        if isinstance(result, api.Stream):
+            self._stream(result)
+        else:
+            self._json(result.status, result.body)
+
+    def _read_body(self, limit: int) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            raise InvalidInput.field(None, "request body size", length, f"at most {limit} bytes")
+        return self.rfile.read(length) if length else b""
+
+    def _client_gone(self) -> bool:
+        """True when the peer closed its end (readable with nothing to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _json(self, status: int, body: Any) -> None:
+        data = json.dumps(body, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, stream: api.Stream) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", stream.content_type)
+        self.end_headers()
+        self.wfile.flush()
+        chunks = stream.chunks
+        try:
+            for chunk in chunks:
+                if chunk:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.client_address[0], format % args)
+
+
+class _Listener(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: Any, daemon: Daemon, token: str | None) -> None:
+        self.daemon = daemon
+        self.token = token
+        super().__init__(address, _Handler)
+
+
+class _UnixListener(_Listener):
+    address_family = socket.AF_UNIX
+
+    def __init__(self, path: Path, daemon: Daemon, mode: int) -> None:
+        self.path, self.mode = path, mode
+        super().__init__(str(path), daemon, None)
+
+    def server_bind(self) -> None:
+        _remove_stale_socket(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        old = os.umask(0o177)  # never world-connectable, not even between bind and chmod
+        try:
+            with short_path(self.path) as target:
+                self.socket.bind(target)
+        finally:
+            os.umask(old)
+        os.chmod(self.path, self.mode)
+        self.server_address = str(self.path)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, _ = self.socket.accept()
+        return sock, ("unix", 0)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+class _TcpListener(_Listener):
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, daemon: Daemon, token: str) -> None:
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        super().__init__((host, port), daemon, token)
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """Remove a socket file nobody listens on (left by a killed daemon); refuse a live one."""
+    if not path.exists() and not path.is_symlink():
+        return
+    try:
+        connect_unix(path, 1.0).close()
+    except (ConnectionRefusedError, FileNotFoundError):
+        path.unlink(missing_ok=True)
+        return
+    except OSError:
+        path.unlink(missing_ok=True)
+        return
+    raise DaemonError(
+        f"another daemon is already listening on unix://{path}",
+        hint="stop it first, or pass -H with another socket",
+    )
+
+
+class Server:
+    """The daemon's listeners, each served on its own thread; :meth:`close` stops them all."""
+
+    def __init__(
+        self,
+        daemon: Daemon,
+        addresses: list[Address],
+        *,
+        socket_mode: int = 0o600,
+        socket_group: int | None = None,
+    ) -> None:
+        self.daemon = daemon
+        self.listeners: list[_Listener] = []
+        self.token: str | None = None
+        try:
+            for addr in addresses:
+                if addr.kind == "unix":
+                    assert addr.path is not None
+                    listener: _Listener = _UnixListener(addr.path, daemon, socket_mode)
+                    if socket_group is not None:
+                        os.chown(addr.path, -1, socket_group)
+                else:
+                    if self.token is None:
+                        self.token = auth.load_or_create(auth.token_path(daemon.workdir))
+                    listener = _TcpListener(addr.host, addr.port, daemon, self.token)
+                self.listeners.append(listener)
+        except BaseException:
+            self.close()
+            raise
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def addresses(self) -> list[str]:
+        """The addresses actually bound (a TCP port 0 becomes the port the kernel chose)."""
+        out = []
+        for listener in self.listeners:
+            if isinstance(listener, _UnixListener):
+                out.append(f"unix://{listener.path}")
+            else:
+                host, port = listener.server_address[:2]
+                out.append(f"tcp://{'[' + host + ']' if ':' in host else host}:{port}")
+        return out
+
+    def start(self) -> None:
+        for listener in self.listeners:
+            t = threading.Thread(
+                target=listener.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                name="ocred-listener",
+                daemon=True,
+            )
+            t.start()
+            self._threads.append(t)
+
+    def close(self) -> None:
+        for listener in self.listeners:
+            if self._threads_started(listener):
+                listener.shutdown()
+            listener.server_close()
+        self.listeners = []
+
+    def _threads_started(self, listener: _Listener) -> bool:
+        return any(t.is_alive() for t in getattr(self, "_threads", []))

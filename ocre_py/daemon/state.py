@@ -1,0 +1,84 @@
+"""Container records that outlive the daemon: ``<workdir>/state/containers/<id>.json``.
+
+A record holds what is needed to re-create a container after a restart (the create request), its
+restart policy, whether the user wants it running (``desired``), and its last known state and exit
+code. Each record is one file written atomically (temp file, fsync, rename), so a ``kill -9`` at any
+moment leaves every record either at its old or its new content — never half-written. A file that
+still fails to parse (disk trouble, a hand edit) is moved aside as ``.bad`` and logged, not fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ocre_py.fsutil import atomic_write
+
+log = logging.getLogger(__name__)
+FORMAT = 1
+
+
+@dataclass
+class Record:
+    """The persistent part of one daemon-managed container."""
+
+    id: str
+    request: dict[str, Any]  # the validated create request: image, args, env, caps, mounts, limits…
+    restart: str = "no"
+    desired: str = "stopped"  # "running" once the user started it, "stopped" after stop/kill/exit
+    state: str = "CREATED"
+    exit_code: int | None = None
+    error: str | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    restart_count: int = 0  # every start after the first (user restarts and policy restarts)
+    policy_restarts: int = 0  # restarts made by the policy since the user last started it
+    format: int = FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Record:
+        data = json.loads(text)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class StateStore:
+    def __init__(self, root: Path) -> None:
+        self.directory = root / "containers"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def _path(self, cid: str) -> Path:
+        return self.directory / f"{cid}.json"
+
+    def save(self, record: Record) -> None:
+        text = record.to_json()
+        with self._lock:
+            atomic_write(self._path(record.id), text)
+
+    def delete(self, cid: str) -> None:
+        with self._lock:
+            self._path(cid).unlink(missing_ok=True)
+
+    def load_all(self) -> Iterator[Record]:
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                record = Record.from_json(path.read_text())
+                if record.id != path.stem:
+                    raise ValueError(f"record id {record.id!r} does not match its file name")
+            except (OSError, ValueError, TypeError) as exc:
+                log.error("unreadable container record %s (%s); moved aside", path, exc)
+                os.replace(path, path.with_suffix(".bad"))
+                continue
+            yield record
