@@ -39,10 +39,12 @@ compile: $(STAMP_PY)
 
 setup: $(STAMP_PY) compile
 
+# The main job on the embedded default: `west ocre deploy hello.wasm` with no board runs the container
+# on the local Linux runtime (`ocre zephyr deploy` is the same command outside a west workspace).
 demo: setup
 	@mkdir -p build/demo
 	$(OCRE) build examples/hello/hello.c -o build/demo/hello.wasm
-	$(OCRE) run -e GREETING=Hello build/demo/hello.wasm world
+	OCRE_HOME=$(CURDIR)/build/demo/home $(OCRE) zephyr deploy build/demo/hello.wasm -e GREETING=Hello -a world
 
 test: setup
 	$(PY) -m pytest -q
