@@ -13,8 +13,6 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from ocre_py.errors import OcreError
-
 
 class BadErrorMessage(AssertionError):
     """An OcreError escaped but its message would render badly (empty or several lines)."""
@@ -22,6 +20,8 @@ class BadErrorMessage(AssertionError):
 
 def one_input(check: Callable[[bytes], object]) -> Callable[[bytes], None]:
     """Wrap ``check`` so clean refusals pass and everything else propagates to the fuzzer."""
+
+    from ocre_py.errors import OcreError  # imported late: after the driver started instrumenting
 
     def run(data: bytes) -> None:
         try:
@@ -78,3 +78,7 @@ def mutate(seed: bytes, edits: Sequence[tuple[int, int, int]]) -> bytes:
         else:
             del out[at:]
     return bytes(out)
+
+
+if __name__ == "__main__":  # python -m fuzz._harness TARGET [libFuzzer flags]: ocre_py not yet loaded
+    sys.exit(main(sys.argv[1], sys.argv[2:]))

@@ -60,3 +60,11 @@ def image_blobs() -> tuple[bytes, bytes, bytes]:
         config = store.read_blob(parse_manifest(manifest).config.digest)
         save(store, ["seed:1"], Path(tmp) / "seed.tar")
         return manifest, config, (Path(tmp) / "seed.tar").read_bytes()
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def repo_files(pattern: str) -> list[bytes]:
+    """Seed files kept elsewhere in the repository (board files, test device trees...)."""
+    return [p.read_bytes() for p in sorted(REPO.glob(pattern)) if p.is_file()]

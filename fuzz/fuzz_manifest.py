@@ -11,7 +11,7 @@ PARSER = "ocre_py.image.manifest.parse_manifest / parse_config"
 
 def seeds() -> list[bytes]:
     manifest, config, _ = image_blobs()
-    return [manifest, config, b"{}", b'{"schemaVersion":2,"layers":[],"config":{}}']
+    return [b"\0" + manifest, b"\1" + manifest, b"\2" + config, b"\3" + config, b'\2{"args":[1]}']
 
 
 def check(data: bytes) -> None:

@@ -38,7 +38,7 @@ DESCRIPTION = (
 
 def add_zephyr_subcommands(parser: argparse.ArgumentParser, **subparser_kwargs: object) -> None:
     """Add every registered subcommand to ``parser`` (used by ``ocre zephyr`` and ``west ocre``)."""
-    sub = parser.add_subparsers(dest="zephyr_command", metavar="COMMAND", **subparser_kwargs)  # type: ignore[arg-type]
+    sub = parser.add_subparsers(dest="zephyr_command", metavar="COMMAND", **subparser_kwargs)  # type: ignore[call-overload]
     for name in ZEPHYR_COMMAND_MODULES:
         importlib.import_module(name).register(sub)
 

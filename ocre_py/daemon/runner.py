@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -34,9 +35,13 @@ def run(
     socket_group: int | None = None,
     ready: Callable[[Daemon, Server], None] | None = None,
 ) -> None:
+    options = options or DaemonOptions()
     daemon = Daemon(workdir, options=options)
     server: Server | None = None
     info = workdir / INFO_FILE
+    previous_interval = sys.getswitchinterval()
+    if options.switch_interval:
+        sys.setswitchinterval(options.switch_interval)
     try:
         server = Server(daemon, addresses, socket_mode=socket_mode, socket_group=socket_group)
         restarted = daemon.restore()
@@ -58,3 +63,4 @@ def run(
             server.close()
         daemon.close()
         info.unlink(missing_ok=True)
+        sys.setswitchinterval(previous_interval)

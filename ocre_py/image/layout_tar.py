@@ -117,7 +117,8 @@ def _read_members(path: Path) -> dict[str, bytes]:
     except FileNotFoundError:
         raise InvalidInput.field(None, "file", str(path), "an existing OCI layout tar") from None
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise ImageError(f"{path}: not a readable tar archive (corrupt or truncated): {exc}") from None
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")  # tarfile's are multi-line
+        raise ImageError(f"{path}: not a readable tar archive (corrupt or truncated): {reason}") from None
     return files
 
 

@@ -82,6 +82,8 @@ def load_spec(path: str | Path) -> ContainerSpec:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise InvalidInput.field(None, "file", source, "an existing ocre.yaml") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{source}: not UTF-8 text (byte {exc.start}): expected a YAML file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -6,8 +6,8 @@ memory to ``align8(__heap_base)`` bytes when, and only when,
 
 * the module exports ``__heap_base`` and ``__data_end`` as immutable i32 constants (we pass
   ``--export=__heap_base --export=__data_end``; wasm-ld defines both),
-* it finds the shadow-stack pointer (a mutable i32 constant ≤ ``__heap_base``: wasm-ld's
-  ``__stack_pointer``), and
+* ``align16(__data_end) ≤ __heap_base`` (then WAMR also finds the shadow-stack pointer, wasm-ld's
+  ``__stack_pointer``, the first mutable i32 constant ≤ ``__heap_base``), and
 * no function contains ``memory.grow`` or ``memory.size`` (``possible_memory_grow`` stays false;
   WAMR's ``WASM_ENABLE_SHRUNK_MEMORY`` defaults to 1).
 

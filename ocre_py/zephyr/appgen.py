@@ -76,8 +76,8 @@ def generate_app(
             if f.is_file():
                 outputs[rel_dir / f.relative_to(src)] = f.read_bytes()
     written = []
-    for rel, data in outputs.items():
-        atomic_write(app_dir / rel, data)
-        written.append(app_dir / rel)
+    for rel_path, data in outputs.items():
+        atomic_write(app_dir / rel_path, data)
+        written.append(app_dir / rel_path)
     log.info("generated %s for %s (%d files)", app_dir, board.name, len(written))
     return InitResult(app_dir, written)

@@ -10,7 +10,8 @@ Format (version 1), UTF-8, ``\\n`` line ends, at most :data:`MAX_LINE` bytes per
     # comment lines and blank lines are ignored
     <name>\\t<image>\\t<flags>[\\t<arg>...]
 
-* ``name``: container id, ``[a-z0-9][a-z0-9_.-]*`` (≤ 31 chars; Ocre's id limit).
+* ``name``: container id, ``[a-z0-9][a-z0-9_.-]*``, at most 31 characters: a subset of what
+  Ocre's ``ocre_is_valid_name`` accepts (lower-case letters, digits, ``.``, ``_``, ``-``).
 * ``image``: file name under ``/lfs/ocre/images`` (no ``/``).
 * ``flags``: ``-`` or a comma list of ``detached`` (start and don't wait for exit) and
   ``cap=<name>`` capabilities (``cap=filesystem``, ``cap=networking``...).

@@ -74,6 +74,7 @@ class Board:
     qemu_cpu: str | None = None
     board_dir: str | None = None
     alternative: str | None = None
+    external_ram: int = 0  # bytes of external RAM (PSRAM) container memory can be placed in
     notes: str = ""
     checked_against: tuple[str, ...] = field(default=())
 
@@ -138,6 +139,7 @@ class Board:
             qemu_cpu=qemu.get("cpu"),
             board_dir=raw.get("board_dir"),
             alternative=raw.get("alternative"),
+            external_ram=raw.get("external_ram", 0),
             notes=raw.get("notes", ""),
             checked_against=tuple(raw.get("checked_against", ())),
         )

@@ -159,6 +159,16 @@ def estimate_budget(
             f"flash budget exceeded: needs about {format_size(budget.rom_total)} "
             f"but {format_size(budget.rom_capacity)} is left for code"
         )
+    if config.memory_placement == "external":
+        if not board.external_ram:
+            budget.problems.append(
+                "memory.placement external needs external RAM (PSRAM), which the board lacks"
+            )
+        elif config.heap_size > board.external_ram:
+            budget.problems.append(
+                f"wamr.heap_size {format_size(config.heap_size)} exceeds the board's "
+                f"{format_size(board.external_ram)} of external RAM"
+            )
     if not board.flash_driver and storage.placement != "sim-flash":
         budget.problems.append("the board has no flash driver for a storage partition")
     if budget.problems:

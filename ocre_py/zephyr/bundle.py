@@ -393,8 +393,9 @@ class BundleFormat:
     Every container is started at boot in bundle order (the tiny firmware has no autostart file),
     so ``entries`` — the autostart entries the deploy request built — give names, argv, environ and
     the ``ocre:api`` capability; images without an entry get their file stem as name. A bundle is
-    always written whole (``previous`` is ignored: it is small, and a partial rewrite of a CRC-covered
-    image saves nothing). Modules the tiny firmware cannot run are refused here, before any write.
+    always packed whole (``previous`` is ignored) and padded with 0xFF to the partition size, so the
+    device flasher still rewrites only the erase blocks that changed. Modules the tiny firmware
+    cannot run are refused here, before any write.
     """
 
     name = "bundle"
@@ -433,8 +434,11 @@ class BundleFormat:
                 writer.add(entry.name, module, args=entry.args, env=env, flags=flags, source=image_name)  # type: ignore[attr-defined]
             else:
                 writer.add(Path(image_name).stem.lower(), module, source=image_name)
-        data = writer.build(max_size=getattr(geometry, "size", None))
-        return data, len(data)
+        size = getattr(geometry, "size", None)
+        data = writer.build(max_size=size)
+        # The partition image is the bundle followed by erased flash (0xFF), so incremental flashing,
+        # storage.hex and the "previous image" checks see a whole partition, as with LittleFS.
+        return (data + b"\xff" * (size - len(data)) if size else data), len(data)
 
     def list(self, data: bytes, geometry: object, *, source: str) -> list[dict[str, object]]:
         bundle = read_bundle(data, source=source, partition_size=getattr(geometry, "size", None))

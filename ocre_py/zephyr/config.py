@@ -143,7 +143,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "ocre.yml") -> OcreC
     return cfg
 
 
-def _size(section: dict[str, Any], key: str, default: int | None, source: str, name: str) -> int | None:
+def _size(section: dict[str, Any], key: str, default: Any, source: str, name: str) -> Any:
     if key not in section or section[key] is None:
         return default
     try:

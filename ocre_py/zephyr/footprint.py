@@ -154,6 +154,7 @@ def analyze_elf(path: Path) -> Footprint:
     from elftools.common.exceptions import ELFError
     from elftools.elf.constants import SH_FLAGS
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
 
     fp = Footprint(elf=str(path))
     try:
@@ -176,7 +177,7 @@ def analyze_elf(path: Path) -> Footprint:
             kinds[i] = (not nobits, writable)
             covered[i] = 0
         symtab = elf.get_section_by_name(".symtab")
-        if symtab is None:
+        if not isinstance(symtab, SymbolTableSection):
             raise InvalidInput.field(None, "ELF", str(path), "an ELF with a symbol table (not stripped)")
         seen: set[tuple[int, int]] = set()
         current_file: str | None = None

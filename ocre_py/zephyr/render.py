@@ -117,7 +117,7 @@ def _storage_lines(board: Board, spec: StorageSpec, layout: StorageLayout) -> li
             "};",
         ]
     if spec.placement == "external":
-        lines: list[str] = []
+        lines = []
         if spec.delete_internal:
             lines += [
                 f"&{board.flash.node} {{",

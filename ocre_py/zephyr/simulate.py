@@ -89,6 +89,8 @@ def plan_run(
         geo = geometry.from_board(entry)
     if storage is None and app is not None and (app / "ocre" / "storage.bin").is_file():
         storage = app / "ocre" / "storage.bin"
+    if storage is None and tiny_build and (app / "ocre_tiny" / "bundle.bin").is_file():
+        storage = app / "ocre_tiny" / "bundle.bin"  # the hello bundle tiny.cmake packs at build time
     if storage is not None and not tiny_build and tiny.is_bundle_file(storage):
         geo = tiny.bundle_geometry(board=entry, build_dir=None if entry else app)
     native = entry is not None and entry.type == "native" and elf is None

@@ -32,6 +32,7 @@ from ocre_py.errors import BuildError, DeployError, ImageError, OcreError
 from ocre_py.zephyr.bundle import MAGIC, Bundle, read_bundle
 
 if TYPE_CHECKING:
+    from ocre_py.zephyr.deploy import DeployRequest
     from ocre_py.zephyr.geometry import Geometry
 
 log = logging.getLogger(__name__)
@@ -170,12 +171,13 @@ class TinyModule:
 
     @property
     def shrinkable(self) -> bool:
-        """WAMR's condition (wasm_loader.c): both exports, the stack global, and no memory.grow/size."""
+        """WAMR's condition (wasm_loader.c): both exports, align16(__data_end) ≤ __heap_base (else WAMR
+        resolves no aux stack and skips the shrink), no memory.grow/size, and the shrunk size within
+        the initial memory. The shadow-stack global is optional: without it WAMR uses __heap_base."""
         return (
             not self.grows_memory
             and self.heap_base is not None
             and self.data_end is not None
-            and self.stack_pointer is not None
             and self.data_end <= self.heap_base
             and (self.heap_base + 7) // 8 * 8 <= self.memory_pages * PAGE
         )
@@ -222,11 +224,7 @@ class TinyModule:
             missing = [
                 n for n, v in (("__heap_base", self.heap_base), ("__data_end", self.data_end)) if v is None
             ]
-            why = (
-                f"exports {', '.join(missing)} missing"
-                if missing
-                else "no shadow-stack global below __heap_base"
-            )
+            why = f"exports {', '.join(missing)} missing" if missing else "__data_end is above __heap_base"
             raise BuildError(
                 f"{self.source}: WAMR cannot shrink its linear memory ({why})",
                 hint="link with -Wl,--export=__heap_base -Wl,--export=__data_end (ocre build --tiny)",
@@ -286,26 +284,26 @@ class _R:
         return lo, (self.uleb() if flags & 1 else None)
 
     def const_i32(self) -> int | None:
-        """An init expression; its value if it is exactly ``i32.const N; end``."""
+        """An init expression; its value if it is exactly ``i32.const N; end``, else None (skipped)."""
         op = self.byte()
-        value = self.sleb() if op == 0x41 else None
-        if op != 0x41:
-            while op != 0x0B:  # skip any other constant expression to its end
-                if op in (0x42,):
-                    self.sleb()
-                elif op in (0x23, 0xD2):
-                    self.uleb()
-                elif op == 0x43:
-                    self.skip(4)
-                elif op == 0x44:
-                    self.skip(8)
-                elif op == 0xD0:
-                    self.byte()
-                op = self.byte()
-            return None
-        if self.byte() != 0x0B:
-            return None
-        return value & 0xFFFFFFFF
+        value = self.sleb() & 0xFFFFFFFF if op == 0x41 else None
+        if value is not None:
+            op = self.byte()
+            if op == 0x0B:
+                return value
+        while op != 0x0B:  # any other constant expression, skipped to its end
+            if op in (0x41, 0x42):
+                self.sleb()
+            elif op in (0x23, 0xD2):
+                self.uleb()
+            elif op == 0x43:
+                self.skip(4)
+            elif op == 0x44:
+                self.skip(8)
+            elif op == 0xD0:
+                self.byte()
+            op = self.byte()
+        return None
 
 
 _NO_IMM = frozenset([0x00, 0x01, 0x05, 0x0B, 0x0F, 0x1A, 0x1B, 0xD1, *range(0x45, 0xC5)])
@@ -781,7 +779,7 @@ def plan_tiny_build(
     )
 
 
-def check_deploy(req: object) -> TinyBudget:
+def check_deploy(req: DeployRequest) -> TinyBudget:
     """Pack ``req`` (a :class:`ocre_py.zephyr.deploy.DeployRequest` with ``format="bundle"``) in
     memory and check the tiny budget for its board, before anything is written or flashed."""
     from ocre_py.zephyr import deploy as dep
@@ -798,7 +796,6 @@ def check_deploy(req: object) -> TinyBudget:
     sources = dep.resolve_sources(getattr(req, "sources", ()))
     images = {s.image_name: s.path.read_bytes() for s in sources}
     geo = bundle_geometry(board=board, build_dir=build_dir)
-    data, _ = BundleFormat().pack(
-        images, geo, previous=None, replace=True, entries=dep.autostart_entries(req, sources), progress=None
-    )  # type: ignore[arg-type]
+    entries = dep.autostart_entries(req, sources)
+    data, _ = BundleFormat().pack(images, geo, previous=None, replace=True, entries=entries, progress=None)
     return deploy_budget(board, data).require_fits()

@@ -190,3 +190,19 @@ def test_no_daemon_is_a_clear_error(ocre_cli, home: Path) -> None:
     assert "ocre daemon &" in r.err
     r = ocre_cli("ps", "-H", "ftp://x")
     assert r.code == 2 and "-H: daemon address 'ftp://x': expected unix://PATH or tcp://HOST:PORT" in r.err
+
+
+def test_instantiation_failure_is_error_with_reason(ocre_cli, daemon: Daemon, misbehave: Path) -> None:
+    """Spec D6: a failed start leaves the container in ERROR with the reason; rm works."""
+    cid = ocre_cli("run", "-d", "--memory", "64K", misbehave, "exit", "0").out.strip()
+    wait_until(lambda: daemon.describe(cid)["status"] == "ERROR", 10, "ERROR")
+    assert ocre_cli("ps", cid).out.splitlines()[1] == f"{cid}\tERROR  \t{misbehave.name}"
+    assert daemon.describe(cid)["error"]
+    r = ocre_cli("wait", cid)
+    assert r.code == 1 and f"container {cid} failed to start" in r.err
+    assert ocre_cli("rm", cid).code == 0
+
+
+def test_second_daemon_on_same_workdir_is_refused(ocre_cli, daemon: Daemon, home: Path) -> None:
+    r = ocre_cli("daemon", "-H", f"unix://{home / 'other.sock'}")
+    assert r.code == 1 and f"working directory {home} is already in use" in r.err

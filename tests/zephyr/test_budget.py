@@ -64,3 +64,11 @@ def test_flash_budget_counts_features():
 def test_native_sim_ram_is_not_budgeted():
     budget = estimate_budget(get_board("native_sim/native/64"), OcreConfig(heap_size=64 * 1024 * 1024))
     assert budget.ok and budget.ram_capacity is None
+
+
+def test_external_memory_needs_psram():
+    cfg = OcreConfig(memory_placement="external")
+    assert estimate_budget(get_board("b_u585i_iot02a"), cfg).ok
+    assert estimate_budget(get_board("mps2/an385"), cfg).problems == [
+        "memory.placement external needs external RAM (PSRAM), which the board lacks"
+    ]

@@ -161,3 +161,16 @@ def test_real_build_for_mps2_an385(zephyr_base: Path, tmp_path: Path):
     plan = plan_build(BuildRequest(board="mps2/an385", build_dir=tmp_path / "build"), context)
     execute_build(plan, context)
     assert (tmp_path / "build" / "zephyr" / "zephyr.elf").is_file()
+
+
+def test_ocre_zephyr_discovers_the_workspace_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Outside west, `ocre zephyr` reads .west/config upwards from the cwd (build.* keys, zephyr.base)."""
+    (tmp_path / ".west").mkdir()
+    (tmp_path / ".west" / "config").write_text("[manifest]\npath = m\n[build]\nboard = mps2/an521/cpu0\n")
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    context = WestContext.discover()
+    assert context.topdir == tmp_path and context.config("build.board") == "mps2/an521/cpu0"
+    plan = plan_build(BuildRequest(), context)
+    assert (plan.target, plan.board_origin) == ("mps2/an521/cpu0", "west config (build.board)")

@@ -83,11 +83,13 @@ static int start_containers(struct ocre_context *ctx, const char *workdir)
 			printf("ocre-app: container %s: create failed (image %s)\n", e->name, e->image);
 			continue;
 		}
+		/* Printed before starting: a running container's output may otherwise come first. */
+		printf("ocre-app: container %s starting (image %s)\n", e->name, e->image);
+		/* For a container that is not detached, Ocre's start returns once it has exited. */
 		if (ocre_container_start(c)) {
 			printf("ocre-app: container %s: start failed\n", e->name);
 			continue;
 		}
-		printf("ocre-app: container %s started (image %s)\n", e->name, e->image);
 		if (e->detached) {
 			started[running++] = c;
 		} else {

@@ -50,6 +50,7 @@ macro(ocre_tiny_app)
     endif()
   endif()
 
+  enable_language(ASM)               # WAMR's invokeNative_thumb.s (as in its Zephyr sample)
   set(WAMR_BUILD_PLATFORM "zephyr")
   if(CONFIG_ISA_THUMB2)
     set(WAMR_BUILD_TARGET "THUMBV7")

@@ -1,0 +1,52 @@
+"""Fuzz the storage-partition reader: a LittleFS image from a device or a file, mounted and listed.
+
+The seed is a real partition (Ocre layout, one image, an autostart file) packed by the toolkit; the
+fuzzer corrupts it. Mounting must never format (the image is the user's data) and every failure
+must be a DeployError/InvalidInput naming the geometry, not a LittleFSError or a decode error.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from fuzz._seeds import runnable_module
+from ocre_py.zephyr import autostart
+from ocre_py.zephyr.geometry import Geometry
+from ocre_py.zephyr.partition import Partition, detect_geometry
+
+PARSER = "ocre_py.zephyr.partition.Partition.from_bytes / images / autostart_entries, detect_geometry"
+
+GEOMETRY = Geometry(address=0, size=16 * 1024, erase_block=512, source="fuzz")
+
+
+@functools.cache
+def _seed() -> bytes:
+    part = Partition.new(GEOMETRY)
+    part.add_image("hello.wasm", runnable_module())
+    part.set_autostart([autostart.AutostartEntry("hello", "hello.wasm", ("a",), (("K", "V"),))])
+    return part.to_bytes()
+
+
+def seeds() -> list[bytes]:
+    return [b"\0" + _seed(), b"\1" + _seed()]
+
+
+def check(data: bytes) -> None:
+    kind, body = (data[0] % 2, data[1:]) if data else (0, b"")
+    if kind == 1:
+        geometry = detect_geometry(body, source="fuzz")
+        assert geometry.size == len(body)
+        return
+    body = body[: GEOMETRY.size].ljust(GEOMETRY.size, b"\xff")
+    part = Partition.from_bytes(body, GEOMETRY, source="fuzz")
+    for entry in part.images():
+        assert "/" not in entry.name
+    part.autostart_entries()
+
+
+if __name__ == "__main__":
+    import sys
+
+    from fuzz._harness import main
+
+    sys.exit(main("fuzz_partition"))
