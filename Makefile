@@ -56,5 +56,16 @@ lint: setup
 bench: setup
 	$(PY) -m benchmarks.run
 
+# Issue 7, long forms (CI runs the bounded forms in tests/hardening). Both rewrite docs/reliability.md.
+FUZZ_SECONDS ?= 60
+CRASH_ITERATIONS ?= 200
+fuzz: setup
+	$(PY) -m fuzz.run --seconds $(FUZZ_SECONDS)
+
+reliability: setup
+	$(PY) -m fuzz.run --seconds $(FUZZ_SECONDS) --no-report
+	OCRE_RECORD_RELIABILITY=1 $(PY) -m pytest -q -p no:cacheprovider tests/hardening/test_hostile_numbers.py
+	$(PY) -m fuzz.crashkill --iterations $(CRASH_ITERATIONS)
+
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -1,7 +1,8 @@
 """Bugs the hardening work found, with their fixes: the "what broke" column of the report.
 
 Kept by hand (a crash found and fixed leaves no trace in a later clean run); every entry names the
-target or harness that found it and the file the fix went into.
+target or harness that found it and the file the fix went into. The inputs that crashed are kept in
+``fuzz/regressions/<target>/`` and replayed by ``tests/hardening/test_fuzz_targets.py``.
 """
 
 from __future__ import annotations
@@ -9,12 +10,98 @@ from __future__ import annotations
 FINDINGS: list[dict[str, str]] = [
     {
         "found_by": "fuzz_layout_tar",
-        "bug": "an unreadable archive's error carried tarfile's multi-line reason list",
+        "bug": "an unreadable archive's error carried tarfile's multi-line list of tried methods",
         "fix": "ocre_py/image/layout_tar.py: keep the first line of the reason",
     },
     {
         "found_by": "fuzz_ocre_yaml",
         "bug": "an `ocre.yaml` that is not UTF-8 escaped as UnicodeDecodeError (a traceback)",
         "fix": "ocre_py/image/ocre_yaml.py: InvalidInput naming the file and the byte",
+    },
+    {
+        "found_by": "fuzz_ocre_yaml",
+        "bug": "a control character in `ocre.yaml` gave a two-line YAML reader message",
+        "fix": "ocre_py/image/ocre_yaml.py: one-line problem text",
+    },
+    {
+        "found_by": "fuzz_ocre_yaml",
+        "bug": "`args:`/`sources:`/`capabilities:` with no value raised TypeError; `wasm:` with no value too",
+        "fix": "ocre_py/image/ocre_yaml.py: a key with no value counts as absent",
+    },
+    {
+        "found_by": "fuzz_boards",
+        "bug": "an empty board database escaped as pykwalify's CoreError",
+        "fix": "ocre_py/zephyr/_yaml.py: InvalidInput 'document is empty'",
+    },
+    {
+        "found_by": "fuzz_ocre_config",
+        "bug": "a control character in `ocre.yml` gave a two-line YAML message; non-UTF-8 raised "
+        "UnicodeDecodeError",
+        "fix": "ocre_py/zephyr/_yaml.py: one-line problem text; InvalidInput for non-UTF-8",
+    },
+    {
+        "found_by": "fuzz_dts",
+        "bug": "a string token with a newline made a multi-line DTS syntax error",
+        "fix": "ocre_py/zephyr/dts.py: escape control characters in the message",
+    },
+    {
+        "found_by": "fuzz_dts",
+        "bug": "a string escape beyond one byte (`\\u0100`) or cut short (`\\x`) raised UnicodeError",
+        "fix": "ocre_py/zephyr/dts.py: InvalidInput 'bad escape in a string'",
+    },
+    {
+        "found_by": "fuzz_partition",
+        "bug": "a corrupt partition (a directory under ocre/images, bad metadata, non-UTF-8 autostart) "
+        "escaped as IsADirectoryError / LittleFSError / UnicodeDecodeError",
+        "fix": "ocre_py/zephyr/partition.py: DeployError 'the LittleFS image is corrupt (...)' from "
+        "from_bytes, images() and autostart_entries()",
+    },
+    {
+        "found_by": "fuzz_cli_args",
+        "bug": "a size of hundreds of digits raised OverflowError; such a duration was accepted as infinite",
+        "fix": "ocre_py/units.py: refuse non-finite numbers",
+    },
+    {
+        "found_by": "fuzz_cli_args (name/ref oracle)",
+        "bug": "names, refs, tags and digests were checked with `re.match(...$)`, which accepts a trailing "
+        "newline: `abc\\n` passed the name rule, `a\\n/b` was a valid repository, a container name with a "
+        "newline in `ocre.yml` would have split its autostart line",
+        "fix": "`fullmatch` in ocre_py/names.py, image/reference.py, image/digests.py, image/layout_tar.py, "
+        "image/runnable.py, image/ocre_yaml.py, zephyr/autostart.py, zephyr/config.py",
+    },
+    {
+        "found_by": "fuzz_manifest",
+        "bug": "a media type with a newline made a two-line manifest error",
+        "fix": "ocre_py/image/manifest.py: non-printable values are shown with repr",
+    },
+    {
+        "found_by": "fuzz_ocre_yaml (oracle)",
+        "bug": "`sources: []` passed validation: an image description with no module and no sources",
+        "fix": "ocre_py/image/ocre_yaml.py: 'sources' needs at least one file",
+    },
+    {
+        "found_by": "security pass (test_security.py)",
+        "bug": "`ocre image load` bounded each member (256 MiB) but not their sum or count: a small gzip "
+        "of zeros with many members could exhaust memory; a duplicated member silently replaced the first",
+        "fix": "ocre_py/image/layout_tar.py: 1 GiB total and 10 000 members, checked on the headers; "
+        "duplicates refused; member names shown with repr",
+    },
+    {
+        "found_by": "security pass (hostile names)",
+        "bug": "an autostart image named `..` or `.hidden`, or with a NUL (which cuts the firmware's C "
+        "string), was accepted",
+        "fix": "ocre_py/zephyr/autostart.py: image names may not start with '.'; NUL is a bad character",
+    },
+    {
+        "found_by": "fuzz_dts",
+        "bug": "a byte string with a non-hex digit (`[zz]`) raised a bare ValueError",
+        "fix": "ocre_py/zephyr/dts.py: InvalidInput 'bad byte string'",
+    },
+    {
+        "found_by": "ocre doctor / daemon-state review",
+        "bug": "a daemon state record that is JSON but not an object, or holds a malformed request, "
+        "crashed `restore()`: the daemon could not start",
+        "fix": "ocre_py/daemon/state.py: such records are re-validated with requests.normalize and "
+        "moved aside (`.bad`) like unreadable ones",
     },
 ]

@@ -12,7 +12,11 @@ PARSER = "units.parse_size/parse_duration, spec.Mount.parse/parse_env/check_capa
 
 def seeds() -> list[bytes]:
     return [b"\x0064KiB", b"\x011.5s", b"\x02/tmp:/data", b"\x03K=V\0A=B", b"\x04filesystem\0ocre:api",
-            b"\x05hello", b"\x06localhost:5000/hello:1", b"\x06hello@sha256:" + b"a" * 64]  # fmt: skip
+            b"\x05hello", b"\x06localhost:5000/hello:1", b"\x06hello@sha256:" + b"a" * 64,
+            b"\x00" + b"9" * 400, b"\x05abc\n"]  # fmt: skip
+
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
 def check(data: bytes) -> None:
@@ -30,10 +34,11 @@ def check(data: bytes) -> None:
         check_capabilities(text.split("\0"))
     elif kind == 5:
         name = check_name(text)
-        assert "/" not in name and not name.startswith(".")
+        assert set(name) <= _NAME_CHARS and not name.startswith("."), name
     else:
         ref = parse_reference(text)
         assert ".." not in ref.repository.split("/")
+        assert not any(c.isspace() for c in str(ref)), ref
 
 
 if __name__ == "__main__":

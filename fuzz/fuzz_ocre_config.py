@@ -35,6 +35,7 @@ def check(data: bytes) -> None:
     cfg = load_config(path)
     for c in cfg.containers:
         assert "/" not in c.image_file and c.image_file not in ("", ".", "..")
+        assert not any(ch.isspace() for ch in c.name), c.name  # it becomes an autostart field
 
 
 if __name__ == "__main__":

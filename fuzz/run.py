@@ -2,9 +2,9 @@
 
 Each target runs in its own process (libFuzzer stops at the first crash and owns the process), with
 its corpus in ``build/fuzz/corpus/<target>`` (seeded from ``seeds()``, kept between runs so coverage
-accumulates) and crash inputs in ``build/fuzz/crashes/``. The outcome per target — inputs tried,
-crashes, seconds, peak RSS, corpus size — is written to ``fuzz/results/fuzz.json`` and
-``docs/reliability.md`` is regenerated from it.
+accumulates) and crash inputs in ``build/fuzz/crashes/``, copied to ``fuzz/regressions/<target>/``
+which CI replays. The outcome per target — inputs tried, crashes, seconds, peak RSS, corpus size —
+is written to ``fuzz/results/fuzz.json`` and ``docs/reliability.md`` is regenerated from it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from fuzz.report import RESULTS_DIR, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "build" / "fuzz"
+REGRESSIONS = REPO / "fuzz" / "regressions"
 _STAT = re.compile(r"stat::(\w+):\s*(\d+)")
 _DONE = re.compile(r"Done (\d+) runs in (\d+) second")
 _EXEC = re.compile(r"#(\d+)\s")
@@ -64,6 +65,10 @@ def run_target(name: str, seconds: int, *, timeout_per_input: int = 10) -> dict[
         marks = _EXEC.findall(log)
         execs = int(marks[-1]) if marks else 0
     new = sorted(p.name for p in crashes.iterdir() if p.name not in before)
+    for crash in new:  # keep the reproducer: tests/hardening replays every one on each CI run
+        keep = REGRESSIONS / name / crash.split("-")[-1]
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.write_bytes((crashes / crash).read_bytes())
     crashed = proc.returncode != 0
     detail = ""
     if crashed:

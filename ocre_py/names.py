@@ -16,7 +16,7 @@ NAME_RULE = "lowercase letters, digits, '.', '_' or '-', not starting with '.'"
 
 
 def is_valid_name(name: str) -> bool:
-    return bool(name) and _NAME.match(name) is not None
+    return bool(name) and _NAME.fullmatch(name) is not None
 
 
 def check_name(name: str, *, what: str = "name") -> str:

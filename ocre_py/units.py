@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from ocre_py.errors import InvalidInput
@@ -25,7 +26,10 @@ def parse_size(text: str | int, *, what: str = "size") -> int:
         unit = m.group(2).lower() if m else None
         if not m or unit not in _SIZE_UNITS:
             raise InvalidInput.field(None, what, text, "a byte count such as 65536, 64K or 4MiB")
-        value = int(float(m.group(1)) * _SIZE_UNITS[unit])
+        number = float(m.group(1)) * _SIZE_UNITS[unit]
+        if not math.isfinite(number):  # hundreds of digits: float says inf, int() would raise
+            raise InvalidInput.field(None, what, text, "a byte count such as 65536, 64K or 4MiB")
+        value = int(number)
     if value <= 0:
         raise InvalidInput.field(None, what, text, "a positive byte count")
     return value
@@ -41,7 +45,7 @@ def parse_duration(text: str | float, *, what: str = "duration") -> float:
         if not m or unit not in _DURATION_UNITS:
             raise InvalidInput.field(None, what, text, "a duration such as 10, 1.5s, 500ms or 2m")
         value = float(m.group(1)) * _DURATION_UNITS[unit]
-    if value <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise InvalidInput.field(None, what, text, "a positive duration")
     return value
 

@@ -244,7 +244,6 @@ def _add_ps(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore
 
 def cmd_ps(args: argparse.Namespace) -> int:
     from ocre_py.cli.output import print_json, print_table
-    from ocre_py.runtime import ContainerState
 
     client = client_for(args)
     rows = [client.inspect(args.id)] if args.id else client.containers()
@@ -269,8 +268,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
         ]
         print_table(["ID", "STATUS", "IMAGE", "EXIT", "RESTARTS", "POLICY", "CREATED"], table)
     else:
-        table = [(r["id"], ContainerState[r["status"]].label, r["image"]) for r in rows]
-        print_table(["ID", "STATUS", "IMAGE"], table, sep="\t")
+        # Upstream's 7-character labels (ContainerState.label), without importing the runtime.
+        labels = [(r["id"], r["status"].ljust(7), r["image"]) for r in rows]
+        print_table(["ID", "STATUS", "IMAGE"], labels, sep="\t")
     return exit_codes.SUCCESS
 
 

@@ -129,11 +129,14 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     for h in handlers:
         h.setFormatter(formatter)
     root = logging.getLogger("ocre_py")
+    previous_handlers = root.handlers[:]
     root.handlers[:] = handlers
     root.setLevel(logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO)
 
     stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous: dict[signal.Signals, Any] = {
+        s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)
+    }
     try:
         run(
             workdir,
@@ -146,6 +149,9 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        root.handlers[:] = previous_handlers
+        for h in handlers:
+            h.close()
     return exit_codes.SUCCESS
 
 

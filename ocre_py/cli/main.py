@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ocre_py.cli.build",
     "ocre_py.cli.image",
     "ocre_py.cli.version",
+    "ocre_py.cli.doctor",
     "ocre_py.cli.zephyr",
 )
 

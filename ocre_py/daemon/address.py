@@ -54,8 +54,9 @@ def parse(text: str, *, source: str | None = "-H") -> Address:
         rest = text[len("tcp://") :].rstrip("/")
         host, sep, port = rest.rpartition(":")
         host = host.strip("[]")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise InvalidInput.field(source, "daemon address", text, "tcp://HOST:PORT with a port 1..65535")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            # Port 0 only makes sense for `ocre daemon` (the kernel picks; daemon.json tells which).
+            raise InvalidInput.field(source, "daemon address", text, "tcp://HOST:PORT with a port 0..65535")
         return Address("tcp", host=host, port=int(port))
     raise InvalidInput.field(source, "daemon address", text, _EXPECTED)
 

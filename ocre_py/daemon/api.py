@@ -153,7 +153,7 @@ def info(daemon: Daemon, req: Request) -> Reply:
 # ---- containers ---------------------------------------------------------------------------------
 @route("GET", "/containers")
 def list_containers(daemon: Daemon, req: Request) -> Reply:
-    return Reply(200, daemon.list())
+    return Reply(200, daemon.containers())
 
 
 @route("POST", "/containers")
@@ -330,9 +330,10 @@ def gpio_drive(daemon: Daemon, req: Request) -> Reply:
             raise InvalidInput.field(None, "GPIO alias", data["alias"], ", ".join(GPIO_ALIASES))
         port, number = pin
     else:
-        port, number = data.get("port"), data.get("pin")
-        if not isinstance(port, int) or not isinstance(number, int):
-            raise InvalidInput.field(None, "GPIO pin", f"{port}.{number}", "PORT.PIN with integers")
+        raw_port, raw_pin = data.get("port"), data.get("pin")
+        if not isinstance(raw_port, int) or not isinstance(raw_pin, int):
+            raise InvalidInput.field(None, "GPIO pin", f"{raw_port}.{raw_pin}", "PORT.PIN with integers")
+        port, number = raw_port, raw_pin
     try:
         daemon.devices.gpio.drive_input(port, number, level)
     except ValueError as exc:

@@ -8,9 +8,11 @@ address and where it came from (``-H``, ``$OCRE_HOST``, default socket).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,10 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class DaemonClient:
+    """Calls keep their connection per thread (HTTP/1.1 keep-alive): a tool making many calls pays
+    for one connect; a call on a kept connection the daemon has since closed is retried once on a
+    fresh one (only when nothing was received, as urllib3 does)."""
+
     def __init__(
         self, address: Address, *, token: str | None = None, origin: str = "", timeout: float = 60.0
     ) -> None:
@@ -53,6 +59,18 @@ class DaemonClient:
         self.token = token
         self.origin = origin
         self.timeout = timeout
+        self._local = threading.local()
+
+    def close(self) -> None:
+        """Close this thread's kept connection (also done when the client is garbage-collected)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     @classmethod
     def connect(
@@ -83,12 +101,29 @@ class DaemonClient:
         return http.client.HTTPConnection(self.address.host, self.address.port, timeout=timeout)
 
     def _send(
-        self, method: str, path: str, body: bytes | None, content_type: str, timeout: float | None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        content_type: str,
+        timeout: float | None,
+        *,
+        reuse: bool = False,
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        conn = self._connection(timeout)
         headers = {"Content-Type": content_type} if body is not None else {}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        kept: http.client.HTTPConnection | None = getattr(self._local, "conn", None) if reuse else None
+        if kept is not None:
+            self._local.conn = None
+            try:
+                if kept.sock is not None:
+                    kept.sock.settimeout(timeout)
+                kept.request(method, API + path, body=body, headers=headers)
+                return kept, kept.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                kept.close()  # closed by the daemon while idle: try once more, fresh
+        conn = self._connection(timeout)
         try:
             conn.request(method, API + path, body=body, headers=headers)
             return conn, conn.getresponse()
@@ -133,13 +168,17 @@ class DaemonClient:
             path += "?" + urlencode({k: v for k, v in query.items() if v is not None})
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         ctype = "application/octet-stream" if raw is not None else "application/json"
-        conn, resp = self._send(method, path, data, ctype, self.timeout if timeout == "default" else timeout)  # type: ignore[arg-type]
+        limit = self.timeout if timeout == "default" else timeout
+        conn, resp = self._send(method, path, data, ctype, limit, reuse=True)  # type: ignore[arg-type]
         try:
             payload = resp.read()
         except (OSError, http.client.HTTPException) as exc:
-            raise DaemonError(f"the daemon at {self.address} closed the connection: {exc}") from None
-        finally:
             conn.close()
+            raise DaemonError(f"the daemon at {self.address} closed the connection: {exc}") from None
+        if resp.will_close:
+            conn.close()
+        else:
+            self._local.conn = conn
         if resp.status >= 400:
             self._raise_for(resp, payload)
         return json.loads(payload) if payload else None

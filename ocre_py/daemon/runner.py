@@ -45,10 +45,10 @@ def run(
     try:
         server = Server(daemon, addresses, socket_mode=socket_mode, socket_group=socket_group)
         restarted = daemon.restore()
-        server.start()
         atomic_write(
             info, json.dumps({"pid": os.getpid(), "addresses": server.addresses, "started_at": time.time()})
         )
+        server.start()
         log.info(
             "daemon listening on %s",
             ", ".join(server.addresses),

@@ -2,8 +2,9 @@
 
 A Unix socket is created with mode 0600 (0660 with a group) and is guarded by the filesystem; a TCP
 listener demands ``Authorization: Bearer <token>`` on every request and answers 401 otherwise.
-Responses are HTTP/1.0 (one request per connection): the body ends when the connection closes,
-which is what lets ``logs -f`` and subscriptions stream without chunked encoding.
+JSON replies are HTTP/1.1 with a length, so a long-lived client keeps its connection and each call
+costs one wake-up of the thread already serving it; streams (``logs -f``, subscriptions) end when
+the connection closes, so they are sent with ``Connection: close`` and need no chunked encoding.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ log = logging.getLogger(__name__)
 
 
 class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
+    protocol_version = "HTTP/1.1"
     server: _Listener
     server_version = "ocred"
+    timeout = 60  # an idle keep-alive connection is closed after this long
 
     def do_GET(self) -> None:
         self._handle()
@@ -38,6 +40,14 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_GET
 
     def _handle(self) -> None:
+        self._body_read = not int(self.headers.get("Content-Length") or 0)
+        try:
+            self._serve()
+        finally:
+            if not self._body_read:  # an unread body would be taken for the next request
+                self.close_connection = True
+
+    def _serve(self) -> None:
         token = self.server.token
         if token is not None and not auth.check(self.headers.get("Authorization"), token):
             log.warning(
@@ -65,6 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length > limit:
             raise InvalidInput.field(None, "request body size", length, f"at most {limit} bytes")
+        self._body_read = True
         return self.rfile.read(length) if length else b""
 
     def _client_gone(self) -> bool:
@@ -86,7 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, stream: api.Stream) -> None:
         self.send_response(200)
         self.send_header("Content-Type", stream.content_type)
+        self.send_header("Connection", "close")
         self.end_headers()
+        self.close_connection = True
         self.wfile.flush()
         chunks = stream.chunks
         try:
@@ -112,7 +125,28 @@ class _Listener(ThreadingHTTPServer):
     def __init__(self, address: Any, daemon: Daemon, token: str | None) -> None:
         self.daemon = daemon
         self.token = token
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Also end kept-alive connections, so no handler outlives the daemon it serves."""
+        super().server_close()
+        with self._open_lock:
+            open_sockets = list(self._open)
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class _UnixListener(_Listener):
@@ -132,7 +166,7 @@ class _UnixListener(_Listener):
         finally:
             os.umask(old)
         os.chmod(self.path, self.mode)
-        self.server_address = str(self.path)
+        self.server_address = str(self.path)  # type: ignore[assignment]
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, _ = self.socket.accept()
@@ -210,7 +244,7 @@ class Server:
             if isinstance(listener, _UnixListener):
                 out.append(f"unix://{listener.path}")
             else:
-                host, port = listener.server_address[:2]
+                host, port = str(listener.server_address[0]), listener.server_address[1]
                 out.append(f"tcp://{'[' + host + ']' if ':' in host else host}:{port}")
         return out
 

@@ -167,7 +167,7 @@ class Daemon:
                 "id": rec.id,
                 "image": rec.request["image"],
                 "status": rec.state,
-                "state": int(_S[rec.state]),
+                "state": int(ContainerState[rec.state]),
                 "exit_code": rec.exit_code,
                 "error": rec.error,
                 "args": rec.request["args"],
@@ -189,7 +189,7 @@ class Daemon:
         )
         return info
 
-    def list(self) -> list[dict[str, Any]]:
+    def containers(self) -> list[dict[str, Any]]:
         with self._lock:
             entries = sorted(self._entries.values(), key=lambda e: (e.record.created_at, e.record.id))
         return [self._describe(e) for e in entries]
@@ -288,12 +288,17 @@ class Daemon:
             except OcreError as exc:
                 raise ContainerError(f"container {cid} cannot be re-created: {exc.message}") from None
         entry.user_stop = False
-        c = self.runtime.start(cid)
+        c = entry.container
+        # The record is rendered before the start and only queued after it, so the thread that
+        # asked does almost nothing while the new container's thread instantiates (start latency).
         with entry.lock:
             rec = entry.record
             rec.desired, rec.state, rec.exit_code, rec.error = "running", "RUNNING", None, None
-            rec.started_at, rec.finished_at, rec.restart_count = c.started_at, None, c.restart_count
-            self.store.save(rec)
+            rec.started_at, rec.finished_at = time.time(), None
+            rec.restart_count = c.restart_count + (1 if c.started_at is not None else 0)
+            text = rec.to_json()
+        self.runtime.start(cid)
+        self.store.save_text(cid, text)
         log.info("started container %s", cid)
 
     def stop(self, cid: str, grace: float = 10.0) -> dict[str, Any]:
@@ -506,7 +511,7 @@ class Daemon:
 
     def info(self) -> dict[str, Any]:
         states: dict[str, int] = {}
-        for c in self.list():
+        for c in self.containers():
             states[c["status"]] = states.get(c["status"], 0) + 1
         return {
             "workdir": str(self.workdir),

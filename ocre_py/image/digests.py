@@ -15,7 +15,7 @@ def digest_of(data: bytes) -> str:
 
 
 def is_digest(text: str) -> bool:
-    return bool(_DIGEST.match(text))
+    return bool(_DIGEST.fullmatch(text))
 
 
 def check_digest(text: object, *, source: str | None = None, field: str = "digest") -> str:

@@ -30,6 +30,10 @@ from ocre_py.image.validate import Checks, ImageBlobs, check_image
 log = logging.getLogger(__name__)
 _BLOB = re.compile(r"^blobs/sha256/([0-9a-f]{64})$")
 MAX_ARCHIVE_MEMBER = 256 * 1024 * 1024
+#: All members together (checked on the headers before reading): a compressed archive of zeros
+#: with many members just under the per-member limit must not exhaust memory.
+MAX_ARCHIVE_TOTAL = 1024 * 1024 * 1024
+MAX_ARCHIVE_MEMBERS = 10_000
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -90,25 +94,36 @@ def save(store: ImageStore, refs: list[str], out: str | os.PathLike[str]) -> lis
 
 def _read_members(path: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
+    total = count = 0
     try:
         with tarfile.open(path, mode="r:*") as tar:
             for member in tar:
+                count += 1
+                if count > MAX_ARCHIVE_MEMBERS:
+                    raise ImageError(f"{path}: more than {MAX_ARCHIVE_MEMBERS} members: not an image archive")
                 name = member.name.removeprefix("./")
                 if member.isdir():
                     continue
                 if not member.isfile():
                     raise ImageError(
-                        f"{path}: member '{member.name}' is a link or device: expected regular files only"
+                        f"{path}: member {member.name!r} is a link or device: expected regular files only"
                     )
-                if name not in ("oci-layout", "index.json") and not _BLOB.match(name):
+                if name not in ("oci-layout", "index.json") and not _BLOB.fullmatch(name):
                     raise ImageError(
-                        f"{path}: unexpected member '{member.name}': "
+                        f"{path}: unexpected member {member.name!r}: "
                         "expected oci-layout, index.json or blobs/sha256/<hex>"
                     )
                 if member.size > MAX_ARCHIVE_MEMBER:
                     raise ImageError(
                         f"{path}: member '{name}' is {member.size} bytes, over the {MAX_ARCHIVE_MEMBER} limit"
                     )
+                total += member.size
+                if total > MAX_ARCHIVE_TOTAL:
+                    raise ImageError(
+                        f"{path}: members add up to over {MAX_ARCHIVE_TOTAL} bytes: refusing (archive bomb?)"
+                    )
+                if name in files:
+                    raise ImageError(f"{path}: member '{name}' appears twice")
                 fh = tar.extractfile(member)
                 data = fh.read() if fh else b""
                 if len(data) != member.size:

@@ -78,7 +78,7 @@ def manifest_bytes(
 
 
 def _fail(source: str, where: str, value: object, expected: str) -> ImageError:
-    shown = f"'{value}'" if isinstance(value, str) else repr(value)
+    shown = f"'{value}'" if isinstance(value, str) and value.isprintable() else repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
     return ImageError(f"{source}: {where} {shown}: expected {expected}")

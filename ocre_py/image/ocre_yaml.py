@@ -87,17 +87,23 @@ def load_spec(path: str | Path) -> ContainerSpec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise InvalidInput(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
+        raise InvalidInput(f"{source}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise InvalidInput.field(source, "document", type(data).__name__, "a mapping of fields")
     if "name" not in data:
         raise InvalidInput.field(source, "field", "name", "to be present (the image name)")
     validate(data, source=source)
+    data = {k: v for k, v in data.items() if v is not None}  # "wasm:" with no value means no wasm
+    if not isinstance(data.get("name"), str):
+        raise InvalidInput.field(source, "name", data.get("name"), "the image name")
+    if "sources" in data and not data["sources"]:
+        raise InvalidInput.field(source, "sources", [], "at least one C source file")
     if ("wasm" in data) == ("sources" in data):
         raise InvalidInput.field(
             source, "wasm/sources", "both" if "wasm" in data else "neither", "exactly one of them"
         )
-    if "version" in data and not _TAG.match(str(data["version"])):
+    if "version" in data and not _TAG.fullmatch(str(data["version"])):
         raise InvalidInput.field(source, "version", str(data["version"]), _expected(_schema(), "/version"))
     base = path.parent
     memory = parse_size(str(data["memory"]), what=f"{source}: memory") if "memory" in data else None
@@ -105,10 +111,10 @@ def load_spec(path: str | Path) -> ContainerSpec:
         name=data["name"],
         version=str(data["version"]) if "version" in data else None,
         wasm=base / data["wasm"] if "wasm" in data else None,
-        sources=tuple(base / s for s in data.get("sources", ())),
-        args=tuple(str(a) for a in data.get("args", ())),
+        sources=tuple(base / s for s in data.get("sources") or ()),
+        args=tuple(str(a) for a in data.get("args") or ()),
         env=tuple(f"{k}={v}" for k, v in (data.get("env") or {}).items()),
-        capabilities=tuple(data.get("capabilities", ())),
+        capabilities=tuple(data.get("capabilities") or ()),
         memory=memory,
         labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
     )

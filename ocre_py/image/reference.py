@@ -62,15 +62,15 @@ def parse_reference(text: str, *, what: str = "image reference") -> Reference:
             )
     registry = None
     parts = rest.split("/")
-    if len(parts) > 1 and _HOST.match(parts[0]):
+    if len(parts) > 1 and _HOST.fullmatch(parts[0]):
         registry, parts = parts[0], parts[1:]
     tag = None
     if ":" in parts[-1]:
         parts[-1], tag = parts[-1].rsplit(":", 1)
-        if not _TAG.match(tag):
+        if not _TAG.fullmatch(tag):
             raise InvalidInput.field(
                 None, "tag", tag, "letters, digits, '_', '.', '-' (max 128, not starting with . or -)"
             )
-    if not parts or not all(_COMPONENT.match(p) for p in parts):
+    if not parts or not all(_COMPONENT.fullmatch(p) for p in parts):
         raise InvalidInput.field(None, what, text, REF_RULE)
     return Reference("/".join(parts), tag, digest, registry)

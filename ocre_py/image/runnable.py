@@ -48,7 +48,7 @@ class RunnableImage:
 def _flat_name(image: StoredImage, ref: str) -> str:
     """``hello:1`` → ``hello.wasm``; a digest ref takes the image's first tag, else the digest."""
     source = None
-    if not is_digest(ref) and not _HEX_PREFIX.match(ref.removeprefix("sha256:")):
+    if not is_digest(ref) and not _HEX_PREFIX.fullmatch(ref.removeprefix("sha256:")):
         source = parse_reference(ref)
     if source is None and image.refs:
         source = parse_reference(image.refs[0])

@@ -23,13 +23,16 @@ def load_yaml(path: Path, *, what: str) -> Any:
         text = path.read_text()
     except FileNotFoundError:
         raise InvalidInput(f"{path}: {what} not found") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path}: {what} is not UTF-8 text (byte {exc.start})") from None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise InvalidInput(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
+        raise InvalidInput(f"{where}: not valid YAML: {problem}") from None
 
 
 @functools.cache
@@ -87,12 +90,15 @@ def _message(error: str, schema: Any) -> str:
 def validate(data: Any, schema_path: Path, *, source: str) -> None:
     """Validate ``data`` against a pykwalify schema; raise one clear line on the first error."""
     from pykwalify.core import Core
-    from pykwalify.errors import SchemaError
+    from pykwalify.errors import CoreError, SchemaError
 
     for name in ("pykwalify", "pykwalify.core", "pykwalify.rule"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     schema = _schema(str(schema_path))
-    core = Core(source_data=data, schema_data=schema)
+    try:
+        core = Core(source_data=data, schema_data=schema)
+    except CoreError:  # pykwalify refuses an empty document before validating anything
+        raise InvalidInput(f"{source}: document is empty: expected a mapping") from None
     try:
         core.validate(raise_exception=True)
     except SchemaError:

@@ -60,12 +60,12 @@ class AutostartEntry:
 
     def validate(self, source: str = "autostart") -> None:
         """Refuse what the C parser could not read back, naming the field."""
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise InvalidInput.field(source, "name", self.name, "[a-z0-9][a-z0-9_.-]*, at most 31 characters")
-        if not self.image or "/" in self.image or _bad(self.image):
+        if not self.image or "/" in self.image or self.image.startswith(".") or _bad(self.image):
             raise InvalidInput.field(source, "image", self.image, "a file name under /lfs/ocre/images")
         for cap in self.capabilities:
-            if not _CAP.match(cap):
+            if not _CAP.fullmatch(cap):
                 raise InvalidInput.field(source, "capabilities", cap, "a lower-case capability name")
         for key, value in self.env:
             if not key or "=" in key or _bad(key) or _bad(value):
@@ -87,7 +87,7 @@ class AutostartEntry:
 
 
 def _bad(text: str) -> bool:
-    return "\t" in text or "\n" in text or "\r" in text
+    return "\t" in text or "\n" in text or "\r" in text or "\0" in text  # NUL would cut the C string
 
 
 def render(entries: Iterable[AutostartEntry]) -> str:

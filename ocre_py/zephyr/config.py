@@ -97,7 +97,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "ocre.yml") -> OcreC
     seen: set[str] = set()
     for i, c in enumerate(data.get("containers") or []):
         where = f"containers[{i}]"
-        if not _NAME.match(c["name"]):
+        if not _NAME.fullmatch(c["name"]):
             raise InvalidInput.field(
                 source, f"{where}.name", c["name"], "[a-z0-9][a-z0-9_.-]*, at most 31 chars"
             )

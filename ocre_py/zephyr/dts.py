@@ -112,6 +112,7 @@ class _Parser:
     def _error(self, pos: int, text: str | None = None, what: str = "syntax error") -> InvalidInput:
         text = self.text if text is None else text
         line = text.count("\n", 0, pos) + 1
+        what = what.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")  # one line
         return InvalidInput(f"{self.source}:{line}: {what}: expected a devicetree source (zephyr.dts)")
 
     def peek(self) -> tuple[str, str, int]:
@@ -222,7 +223,10 @@ class _Parser:
                 self.take()
             kind, value, pos = self.take()
             if kind == "string":
-                out += bytes(value[1:-1], "utf-8").decode("unicode_escape").encode("latin-1") + b"\0"
+                try:
+                    out += bytes(value[1:-1], "utf-8").decode("unicode_escape").encode("latin-1") + b"\0"
+                except UnicodeError:  # "\x" cut short, or an escape beyond one byte ("\u0100")
+                    raise self._error(pos, what="bad escape in a string") from None
             elif value == "<":
                 while self.peek()[1] != ">":
                     k, v, p = self.take()
@@ -239,7 +243,10 @@ class _Parser:
                 while self.peek()[1] != "]":
                     hexdigits += self.take()[1]
                 self.take("]")
-                out += bytes.fromhex(hexdigits)
+                try:
+                    out += bytes.fromhex(hexdigits)
+                except ValueError:
+                    raise self._error(pos, what=f"bad byte string [{hexdigits[:20]}]") from None
             elif kind == "ref":
                 out += value.lstrip("&").encode() + b"\0"
             elif value == "/bits/":

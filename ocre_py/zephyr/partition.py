@@ -137,8 +137,19 @@ class Partition:
                 f"{source}: LittleFS has {fs.block_count} blocks, the partition {geometry.block_count}"
             )
         part = cls(fs, buffer, geometry, source=source)
-        part._ensure_layout()
+        try:
+            part._ensure_layout()
+        except (LittleFSError, OSError) as exc:
+            raise part._corrupt(exc) from None
         return part
+
+    def _corrupt(self, exc: BaseException) -> DeployError:
+        """A mounted image whose directories or files cannot be read: a corrupt (or foreign) image."""
+        reason = f"{type(exc).__name__} {exc}".strip()
+        return DeployError(
+            f"{self.source}: the LittleFS image is corrupt ({reason})",
+            hint="use --replace to write a fresh image, or 'ocre doctor --partition' to inspect it",
+        )
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], geometry: Geometry) -> Partition:
@@ -213,18 +224,29 @@ class Partition:
             fh.write(text)
 
     def autostart_entries(self) -> list[autostart.AutostartEntry]:
-        if not self._exists(AUTOSTART_FILE):
-            return []
-        with self._fs.open(AUTOSTART_FILE, "rb") as fh:
-            return autostart.parse(bytes(fh.read()).decode(), source=f"{self.source}:/{AUTOSTART_FILE}")
+        from littlefs import LittleFSError
+
+        try:
+            if not self._exists(AUTOSTART_FILE):
+                return []
+            with self._fs.open(AUTOSTART_FILE, "rb") as fh:
+                text = bytes(fh.read()).decode()
+        except (LittleFSError, OSError, UnicodeDecodeError) as exc:
+            raise self._corrupt(exc) from None
+        return autostart.parse(text, source=f"{self.source}:/{AUTOSTART_FILE}")
 
     # -- reads -----------------------------------------------------------------------------------
     def images(self) -> list[ImageEntry]:
+        from littlefs import LittleFSError
+
         started = {e.image for e in self.autostart_entries()}
         out = []
-        for name in sorted(self._fs.listdir(IMAGES_DIR)):
-            data = self.read_image(name)
-            out.append(ImageEntry(name, len(data), hashlib.sha256(data).hexdigest(), name in started))
+        try:
+            for name in sorted(self._fs.listdir(IMAGES_DIR)):
+                data = self.read_image(name)
+                out.append(ImageEntry(name, len(data), hashlib.sha256(data).hexdigest(), name in started))
+        except (LittleFSError, OSError) as exc:
+            raise self._corrupt(exc) from None
         return out
 
     @property

@@ -46,12 +46,13 @@ def test_twenty_concurrent_clients(daemon: Daemon, examples: dict[str, Path], ho
     for r in results:
         assert r.returncode == 0, r.stderr
     generated = [r.stdout.splitlines()[2] for r in results]
-    ids = [c["id"] for c in daemon.list()]
+    ids = [c["id"] for c in daemon.containers()]
     assert len(ids) == len(set(ids)), "duplicated container"
     expected = {f"c{i}-a" for i in range(20)} | set(generated) | {"contested"}
     assert set(ids) == expected, "lost or extra containers"
     # Exactly one client won the contested name; the others got a clear conflict.
     contested = [r.stderr for r in results if "container ID 'contested' is already in use" in r.stderr]
     assert len(contested) == 19
+    daemon.store.flush()  # records are group-committed every 20 ms
     records = sorted(p.stem for p in (home / "state" / "containers").glob("*.json"))
     assert records == sorted(expected)

@@ -89,3 +89,16 @@ def test_install_unit(ocre_cli, tmp_path: Path) -> None:
     assert "WantedBy=default.target" in user and "StateDirectory" not in user
     r = ocre_cli("daemon", "install-unit", "--stdout", "-H", "udp://x")
     assert r.code == 2 and "daemon address 'udp://x'" in r.err
+
+
+def test_run_an_image_of_the_local_store(ocre_cli, daemon: Daemon, examples: dict[str, Path]) -> None:
+    """A NAME:TAG of the OCI store (``ocre image``) is exported to the daemon's flat directory."""
+    r = ocre_cli("image", "build", "-t", "greet:1", examples["hello"])
+    assert r.code == 0, r.err
+    r = ocre_cli("daemon", "images", "import", "greet:1")
+    assert (r.code, r.out) == (0, "greet.wasm\n"), r.err
+    cid = ocre_cli("run", "-d", "greet:1", "store").out.strip()
+    assert ocre_cli("wait", cid).out == "0\n"
+    assert "Hello, store! powered by Ocre" in ocre_cli("logs", cid).out
+    r = ocre_cli("run", "-d", "nothing:9")
+    assert r.code == 2 and "image 'nothing:9': expected an existing .wasm file or a local image" in r.err

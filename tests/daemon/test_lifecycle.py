@@ -67,6 +67,15 @@ def test_lifecycle_matrix(ocre_cli, daemon: Daemon, misbehave: Path) -> None:
     assert ocre_cli("start", "m1").code == 0
     info = daemon.describe("m1")
     assert info["status"] == "RUNNING" and info["restart_count"] == 2
+    # From PAUSED: stop is still graceful (unpaused, then the stop event), and kill works.
+    ocre_cli("pause", "m1")
+    assert ocre_cli("stop", "m1").out == "m1\n"
+    assert ocre_cli("wait", "m1").out == "7\n"
+    ocre_cli("start", "m1")
+    ocre_cli("pause", "m1")
+    assert ocre_cli("kill", "m1").out == "m1\n"
+    assert ocre_cli("wait", "m1").out == "137\n"
+    ocre_cli("start", "m1")
     assert ocre_cli("rm", "-f", "m1").out == "m1\n"
     r = ocre_cli("ps", "m1")
     assert (
@@ -117,7 +126,7 @@ def test_names_and_bad_input(ocre_cli, daemon: Daemon, examples: dict[str, Path]
     assert r.code == 2 and "no-such-image.wasm" in r.err
     r = ocre_cli("create", "./missing/file.wasm")
     assert r.code == 2 and "expected an existing .wasm file" in r.err
-    assert [c["id"] for c in daemon.list()] == ["same"]
+    assert [c["id"] for c in daemon.containers()] == ["same"]
     # An uppercase file name is not a valid image name: the user is told how to fix it.
     upper = tmp_path / "Hello.wasm"
     upper.write_bytes(hello.read_bytes())
@@ -206,3 +215,9 @@ def test_instantiation_failure_is_error_with_reason(ocre_cli, daemon: Daemon, mi
 def test_second_daemon_on_same_workdir_is_refused(ocre_cli, daemon: Daemon, home: Path) -> None:
     r = ocre_cli("daemon", "-H", f"unix://{home / 'other.sock'}")
     assert r.code == 1 and f"working directory {home} is already in use" in r.err
+
+
+def test_logs_follow_cli(ocre_cli, daemon: Daemon, misbehave: Path) -> None:
+    cid = ocre_cli("run", "-d", misbehave, "sleep", "300").out.strip()
+    r = ocre_cli("logs", "-f", cid)
+    assert (r.code, r.out) == (0, "sleeping 300\nwoke rc=0\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from .conftest import DaemonProcess, wait_until
@@ -44,6 +45,7 @@ def test_kill_9_then_restart_is_consistent(
         "fresh": "CREATED",
     }
 
+    time.sleep(0.2)  # records reach the disk within ~20 ms (group commit); let the last ones land
     proc.kill9()
     proc.start()  # a stale socket and lock are left behind; the new daemon takes over
 

@@ -57,3 +57,25 @@ def test_env_and_capabilities(items: list[str]) -> None:
 def test_names_never_traverse(text: str) -> None:
     if is_valid_name(text):
         assert "/" not in text and not text.startswith(".") and text not in ("", "..")
+
+
+def test_numbers_too_long_for_a_float_are_refused_not_crashed() -> None:
+    """Found by fuzz_cli_args: 400 digits made float() say inf and int() raise OverflowError."""
+    import pytest
+
+    for parse in (parse_size, parse_duration):
+        with pytest.raises(InvalidInput):
+            parse("9" * 400)
+
+
+def test_a_trailing_newline_does_not_pass_the_name_rule() -> None:
+    """``re.match(r"...$")`` accepts "abc\\n"; names become file names and autostart fields."""
+    from ocre_py.image.reference import parse_reference
+
+    assert not is_valid_name("abc\n")
+    for ref in ("a\n/b", "hello:1\n", "hello\n:1"):
+        try:
+            parse_reference(ref)
+        except InvalidInput:
+            continue
+        raise AssertionError(f"{ref!r} accepted")

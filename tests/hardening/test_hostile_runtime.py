@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,9 @@ def run(rt: Runtime, module: Path, *args: str, out: Path, **kw: object) -> dict[
     return pairs
 
 
-def test_wasi_path_escapes_stay_inside_the_mount(rt: Runtime, hostile: Path, tmp_path: Path) -> None:
+def test_wasi_path_escapes_stay_inside_the_mount(
+    rt: Runtime, hostile: Path, tmp_path: Path, record: dict[str, Any]
+) -> None:
     mount, outside = tmp_path / "mount", tmp_path / "outside"
     mount.mkdir()
     outside.mkdir()
@@ -47,6 +50,9 @@ def test_wasi_path_escapes_stay_inside_the_mount(rt: Runtime, hostile: Path, tmp
     v = run(rt, hostile, "escape", "/data", out=tmp_path / "o.txt", mounts=(Mount(mount, "/data"),))
     assert v["inside"] == "1", "the mount itself is readable"
     assert v == {"inside": "1", "dotdot": "0", "absolute": "0", "symlink_dir": "0", "symlink_file": "0"}
+    record["WASI path escapes (`../`, absolute, symlinks out of a mount)"] = {
+        "outcome": "every escape refused by the call; the mount stays readable"
+    }
 
 
 def test_filesystem_capability_cannot_escape_its_directory(
@@ -60,7 +66,9 @@ def test_filesystem_capability_cannot_escape_its_directory(
     assert v["inside"] == "1" and v["dotdot"] == "0" and v["symlink_dir"] == "0"
 
 
-def test_fd_exhaustion_fails_the_call_not_the_runtime(rt: Runtime, hostile: Path, tmp_path: Path) -> None:
+def test_fd_exhaustion_fails_the_call_not_the_runtime(
+    rt: Runtime, hostile: Path, tmp_path: Path, record: dict[str, Any]
+) -> None:
     mount = tmp_path / "m"
     mount.mkdir()
     (mount / "inside.txt").write_text("x")
@@ -68,16 +76,27 @@ def test_fd_exhaustion_fails_the_call_not_the_runtime(rt: Runtime, hostile: Path
     v = run(rt, hostile, "fds", "/data", out=tmp_path / "o.txt", mounts=(Mount(mount, "/data"),))
     assert v["opened_many"] == "1" and v["stdout_still_works"] == "1"
     time.sleep(0.1)
-    assert len(os.listdir("/proc/self/fd")) <= before + 2, "the container's descriptors were released"
+    after = len(os.listdir("/proc/self/fd"))
+    assert after <= before + 2, "the container's descriptors were released"
+    record["fd exhaustion (open until refused)"] = {
+        "outcome": f"open fails in the guest, stdout still works; host fds {before} -> {after} after exit"
+    }
 
 
-def test_thousands_of_timers_are_bounded(rt: Runtime, hostile: Path, tmp_path: Path) -> None:
+def test_thousands_of_timers_are_bounded(
+    rt: Runtime, hostile: Path, tmp_path: Path, record: dict[str, Any]
+) -> None:
+    t0 = time.monotonic()
     v = run(rt, hostile, "timers", out=tmp_path / "o.txt")
     assert v["timers_created"] == "16" and v["survived"] == "1"
+    record["thousands of timers"] = {
+        "outcome": "16 created, the rest refused; the container survives",
+        "stop_ms": round((time.monotonic() - t0) * 1000, 1),
+    }
 
 
 def test_message_flood_hits_the_queue_bound_and_the_publisher_is_told(
-    rt: Runtime, hostile: Path, tmp_path: Path
+    rt: Runtime, hostile: Path, tmp_path: Path, record: dict[str, Any]
 ) -> None:
     received: list = []
     handle = rt.subscribe("flood/", received.append)
@@ -101,10 +120,14 @@ def test_message_flood_hits_the_queue_bound_and_the_publisher_is_told(
     v = run(rt, hostile, "flood", str(70 * 1024), out=tmp_path / "o3.txt")
     assert v["sent"] == "0" and v["last_rc"] == "-90", "oversized payload → -EMSGSIZE"
     rt.kill(slow.id)
+    record["message flood to a subscriber that never polls"] = {
+        "outcome": "32 queued (the bound), then -EBUSY to the publisher"
+    }
+    record["oversized payload (70 KiB)"] = {"outcome": "-EMSGSIZE to the publisher, nothing queued"}
 
 
 def test_stdout_flood_to_a_file_does_not_disturb_others(
-    rt: Runtime, hostile: Path, tmp_path: Path, examples
+    rt: Runtime, hostile: Path, tmp_path: Path, examples, record: dict[str, Any]
 ) -> None:
     blink_out = tmp_path / "blink.txt"
     blink = rt.create(ContainerSpec(image="b", module_path=examples["blinky"], args=("0", "20"),
@@ -113,5 +136,11 @@ def test_stdout_flood_to_a_file_does_not_disturb_others(
     t0 = time.monotonic()
     run(rt, hostile, "stdout", "16", out=tmp_path / "flood.txt")
     assert (tmp_path / "flood.txt").stat().st_size >= 16 * 1024 * 1023
-    assert blink_out.read_text().count("blink") >= int((time.monotonic() - t0) / 0.02 * 0.3)
+    took = time.monotonic() - t0
+    blinks = blink_out.read_text().count("blink")
+    assert blinks >= int(took / 0.02 * 0.3)
     rt.kill(blink.id)
+    record["stdout flood, 16 MiB to a file (bystander blinking)"] = {
+        "outcome": f"written in {took:.2f} s; the bystander blinked {blinks} times meanwhile",
+        "stop_ms": round(took * 1000, 1),
+    }
