@@ -57,12 +57,12 @@ FINDINGS: list[dict[str, str]] = [
         "from_bytes, images() and autostart_entries()",
     },
     {
-        "found_by": "fuzz_cli_args",
+        "found_by": "review while writing fuzz_cli_args (now a seed)",
         "bug": "a size of hundreds of digits raised OverflowError; such a duration was accepted as infinite",
         "fix": "ocre_py/units.py: refuse non-finite numbers",
     },
     {
-        "found_by": "fuzz_cli_args (name/ref oracle)",
+        "found_by": "review while writing fuzz_cli_args (now a seed and an oracle)",
         "bug": "names, refs, tags and digests were checked with `re.match(...$)`, which accepts a trailing "
         "newline: `abc\\n` passed the name rule, `a\\n/b` was a valid repository, a container name with a "
         "newline in `ocre.yml` would have split its autostart line",
@@ -103,5 +103,11 @@ FINDINGS: list[dict[str, str]] = [
         "crashed `restore()`: the daemon could not start",
         "fix": "ocre_py/daemon/state.py: such records are re-validated with requests.normalize and "
         "moved aside (`.bad`) like unreadable ones",
+    },
+    {
+        "found_by": "hostile containers (memory.grow bomb, measured)",
+        "bug": "a killed or trapped container's linear memory (32 MiB for the bomb) stayed held after "
+        "`rm` until Python's cyclic GC ran: the trap traceback kept the wasmtime Store alive",
+        "fix": "ocre_py/runtime/container.py: close the Store when the container's thread ends",
     },
 ]

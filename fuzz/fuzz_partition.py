@@ -7,16 +7,23 @@ must be a DeployError/InvalidInput naming the geometry, not a LittleFSError or a
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
+import tempfile
+from pathlib import Path
 
 from fuzz._seeds import runnable_module
+from ocre_py.doctor import check_partition
 from ocre_py.zephyr import autostart
 from ocre_py.zephyr.geometry import Geometry
 from ocre_py.zephyr.partition import Partition, detect_geometry
 
-PARSER = "ocre_py.zephyr.partition.Partition.from_bytes / images / autostart_entries, detect_geometry"
+PARSER = "zephyr.partition.Partition.from_bytes / images / autostart_entries, detect_geometry; doctor"
 
 GEOMETRY = Geometry(address=0, size=16 * 1024, erase_block=512, source="fuzz")
+_TMP = Path(tempfile.mkdtemp(prefix="ocre-fuzz-partition-"))
+atexit.register(shutil.rmtree, _TMP, True)
 
 
 @functools.cache
@@ -28,11 +35,17 @@ def _seed() -> bytes:
 
 
 def seeds() -> list[bytes]:
-    return [b"\0" + _seed(), b"\1" + _seed()]
+    return [b"\0" + _seed(), b"\1" + _seed(), b"\2" + _seed()]
 
 
 def check(data: bytes) -> None:
-    kind, body = (data[0] % 2, data[1:]) if data else (0, b"")
+    kind, body = (data[0] % 3, data[1:]) if data else (0, b"")
+    if kind == 2:  # ocre doctor reports on any image and never raises
+        path = _TMP / "storage.bin"
+        path.write_bytes(body)
+        for finding in check_partition(path, block_size=GEOMETRY.erase_block):
+            assert "\n" not in finding.problem, finding
+        return
     if kind == 1:
         geometry = detect_geometry(body, source="fuzz")
         assert geometry.size == len(body)

@@ -72,21 +72,24 @@ def _crash_section(results: dict[str, Any]) -> list[str]:
         "iterations per operation (`tests/hardening/test_crash_consistency.py`). *Killed mid-way*:",
         "the kill landed while the operation ran; *completed*: the random delay outlived it (kept in",
         "the window on purpose, so kills also land in the last instructions). *Invalid*: doctor found",
-        "damage (temp files and orphan blobs are debris, not damage). A control operation that writes",
+        "damage (temp files and orphan blobs are debris, not damage; at the end `ocre doctor --repair`",
+        "removes the debris and a second check must find nothing left). A control operation that writes",
         "`index.json` in place (not atomically) is caught torn by the same checks in CI.",
         "",
         "| Operation | Iterations | Killed mid-way | Completed | Invalid after kill | Retry failed | "
-        "Op time, median (ms) | Total (s) | Run |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "Debris repaired by doctor | Op time, median (ms) | Total (s) | Run |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name in sorted(results):
         r = results[name]
+        debris = "n/a" if r.get("debris_repaired") is None else r["debris_repaired"]
         lines.append(
             f"| {name} | {r['iterations']} | {r['killed']} | {r['completed']} | {r['invalid']} | "
-            f"{r['retry_failed']} | {r.get('op_ms', '')} | {r.get('seconds', '')} | {r.get('date', '')} |"
+            f"{r['retry_failed']} | {debris} | {r.get('op_ms', '')} | "
+            f"{r.get('seconds', '')} | {r.get('date', '')} |"
         )
     if not results:
-        lines.append("| (no run recorded yet: `make reliability`) | | | | | | | | |")
+        lines.append("| (no run recorded yet: `make reliability`) | | | | | | | | | |")
     bad = [r for r in results.values() if r["invalid"] or r["retry_failed"]]
     for r in bad:
         lines += ["", f"### Open: {r['operation']}", "", "```", "\n".join(r.get("problems", [])[:20]), "```"]
@@ -166,9 +169,20 @@ def render() -> str:
         "Asserted by `tests/hardening/test_security.py`: socket and token files are 0600, tokens",
         "and registry passwords never reach logs, outside names/IDs/paths are validated before they",
         "become paths, layout-tar extraction refuses absolute paths, `..`, links, devices and",
-        "oversize members, registry TLS verification is on unless `--insecure`, and signature",
-        "enforcement refuses unsigned or wrongly signed images. `ocre doctor` checks (and with",
-        "`--repair` fixes) a workdir, its store and a partition image.",
+        "oversize members or totals (archive bombs), HTTPS registries are always certificate-checked",
+        "(a self-signed server is refused; `--insecure` means plain HTTP, it never turns verification",
+        "off, and no code path builds an unverified context), and signature enforcement refuses",
+        "unsigned or wrongly signed images.",
+        "",
+        "## 7. Not covered (yet)",
+        "",
+        "- The firmware's C readers of the autostart file and the bundle (`zephyr_app/`): only their",
+        "  Python mirrors are fuzzed; the C side needs a libFuzzer build of those files.",
+        "- The daemon's HTTP framing is the standard library's `http.server`; fuzzing starts at",
+        "  `api.dispatch` (method, path, query, body), not at raw bytes on the socket.",
+        "- Crash consistency of flashing a device (`deploy` with a runner): only `deploy -o FILE`, the",
+        "  partition writer and the host-side stores are killed; a torn flash is the bootloader's and",
+        "  littlefs's power-loss guarantees, not tested here.",
         "",
     ]
     return "\n".join(lines)

@@ -43,7 +43,7 @@ class Finding:
     area: str  # "store", "workdir", "state", "partition"
     path: str
     problem: str
-    severity: str = "error"  # "error": damage; "warning": debris that costs nothing but space
+    severity: str = "error"  # "error": damage; "warning": debris that costs nothing but space; "info"
     repaired: str | None = None  # the action taken, when repair ran and could fix it
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,7 +63,7 @@ class DoctorReport:
 
     @property
     def unrepaired(self) -> list[Finding]:
-        return [f for f in self.findings if not f.repaired]
+        return [f for f in self.findings if not f.repaired and f.severity != "info"]
 
     @property
     def ok(self) -> bool:
@@ -91,7 +91,7 @@ def _temp_files(directory: Path, area: str, repair: bool) -> list[Finding]:
     if not directory.is_dir():
         return out
     for p in sorted(directory.iterdir()):
-        if p.is_file() and TEMP_FILE.match(p.name):
+        if p.is_file() and TEMP_FILE.fullmatch(p.name):
             f = Finding(area, str(p), "stale temp file from an interrupted write", "warning")
             if repair:
                 f.repaired = _remove(p)
@@ -157,9 +157,9 @@ def _check_store(root: Path, repair: bool) -> list[Finding]:
     good: set[str] = set()
     if blob_dir.is_dir():
         for p in sorted(blob_dir.iterdir()):
-            if not p.is_file() or TEMP_FILE.match(p.name):
+            if not p.is_file() or TEMP_FILE.fullmatch(p.name):
                 continue
-            if not _HEX64.match(p.name):
+            if not _HEX64.fullmatch(p.name):
                 f = Finding("store", str(p), "a file that is not a blob in the blob directory", "warning")
                 if repair:
                     f.repaired = _remove(p)
@@ -177,8 +177,19 @@ def _check_store(root: Path, repair: bool) -> list[Finding]:
         version = json.loads(layout.read_bytes()).get("imageLayoutVersion")
         if not isinstance(version, str):
             raise ValueError
+    except FileNotFoundError:
+        # A kill before the first write leaves a store with only its lock file: not damage, and
+        # the next writer creates the layout; with blobs present, recreating it is the repair.
+        f = Finding("store", str(layout), "oci-layout file missing", "warning")
+        if repair:
+            from ocre_py.fsutil import atomic_write
+
+            atomic_write(layout, json.dumps({"imageLayoutVersion": "1.0.0"}))
+            f.repaired = "wrote oci-layout"
+        if good or (root / "index.json").exists():
+            out.append(f)
     except (OSError, ValueError, AttributeError):
-        f = Finding("store", str(layout), "missing or invalid oci-layout file")
+        f = Finding("store", str(layout), "invalid oci-layout file")
         if repair:
             from ocre_py.fsutil import atomic_write
 
@@ -292,12 +303,21 @@ def check_workdir(workdir: str | os.PathLike[str], *, repair: bool = False) -> l
     out: list[Finding] = []
     if not wd.exists():
         return out
+    lock = wd / ".lock"
+    if lock.exists():
+        with _flock(lock, blocking=False) as free:
+            if not free:
+                # A live runtime or daemon may be mid-way through an atomic write: its temp file is
+                # not debris yet, so the workdir is only checked, never repaired, while it runs.
+                note = "in use by a runtime or daemon: checked only" + (", not repaired" if repair else "")
+                out.append(Finding("workdir", str(lock), note, "info"))
+                repair = False
     out += _temp_files(wd, "workdir", repair)
     images = wd / "images"
     out += _temp_files(images, "workdir", repair)
     if images.is_dir():
         for p in sorted(images.iterdir()):
-            if TEMP_FILE.match(p.name):
+            if TEMP_FILE.fullmatch(p.name):
                 continue
             if not is_valid_name(p.name):
                 out.append(
@@ -318,7 +338,7 @@ def check_workdir(workdir: str | os.PathLike[str], *, repair: bool = False) -> l
     containers = wd / "containers"
     if containers.is_dir():
         for p in sorted(containers.iterdir()):
-            if TEMP_FILE.match(p.name) and p.is_file():
+            if TEMP_FILE.fullmatch(p.name) and p.is_file():
                 f = Finding("workdir", str(p), "stale temp file from an interrupted write", "warning")
                 if repair:
                     f.repaired = _remove(p)
@@ -326,13 +346,6 @@ def check_workdir(workdir: str | os.PathLike[str], *, repair: bool = False) -> l
             elif not is_valid_name(p.name):
                 out.append(Finding("workdir", str(p), "container directory name is not a valid container ID",
                                    "warning"))  # fmt: skip
-    lock = wd / ".lock"
-    if lock.exists():
-        with _flock(lock, blocking=False) as free:
-            if not free:
-                out.append(
-                    Finding("workdir", str(lock), "in use: a runtime or daemon holds the lock", "warning")
-                )
     out += _check_state(wd / "state" / "containers", repair)
     return out
 

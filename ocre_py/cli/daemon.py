@@ -37,7 +37,11 @@ def client_for(args: argparse.Namespace) -> Any:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("daemon", help="run the Ocre daemon (ocred), or manage it")
+    p = sub.add_parser(
+        "daemon",
+        help="run the Ocre daemon (ocred), or manage it",
+        description="Without a VERB: run the daemon in the foreground until SIGTERM or SIGINT.",
+    )
     p.add_argument(
         "-H",
         "--host",

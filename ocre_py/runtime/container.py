@@ -127,6 +127,7 @@ class Container:
         feed: stdio.StdinFeed | None = None
         timer: threading.Timer | None = None
         state, code, error = ContainerState.EXITED, 0, None
+        store: wasmtime.Store | None = None
         try:
             try:
                 store, instance, feed = self._instantiate(ctx, session)
@@ -147,6 +148,10 @@ class Container:
             self.control.on_interrupt = None
             session.close()
             self.session = None
+            if store is not None:
+                # A trap's traceback keeps this frame (and the store) in a reference cycle until the
+                # cyclic GC runs; closing frees the linear memory now (a 32 MiB bomb, not "later").
+                store.close()
             self.state, self.exit_code = state, code
             if error is not None:
                 self.error = error

@@ -89,10 +89,12 @@ def test_clean_shutdown_keeps_policies(daemon_process: DaemonProcess, examples: 
         == 0
     )
     assert proc.cli("run", "-d", "-n", "once", "-k", "ocre:api", blinky).returncode == 0
-    assert proc.stop() == 0
+    assert proc.stop() == 0, proc.output()
     assert not (proc.home / "ocre.sock").exists() and not (proc.home / "daemon.json").exists()
     records = {p.stem: json.loads(p.read_text()) for p in (proc.home / "state" / "containers").glob("*.json")}
-    assert {k: r["state"] for k, r in records.items()} == {"keep": "STOPPED", "once": "STOPPED"}
+    assert {k: r["state"] for k, r in records.items()} == {"keep": "STOPPED", "once": "STOPPED"}, (
+        proc.output()
+    )
     # The daemon's own log is JSON lines.
     lines = [json.loads(ln) for ln in (proc.home / "logs" / "daemon.log").read_text().splitlines()]
     assert {"ts", "level", "logger", "msg"} <= set(lines[0])
@@ -100,5 +102,5 @@ def test_clean_shutdown_keeps_policies(daemon_process: DaemonProcess, examples: 
 
     proc.start()
     states = {c["id"]: c["status"] for c in proc.client().containers()}
-    assert states == {"keep": "RUNNING", "once": "STOPPED"}
+    assert states == {"keep": "RUNNING", "once": "STOPPED"}, proc.output()
     wait_until(lambda: "blink 1" in proc.cli("logs", "keep").stdout, 10, "the autostarted container's output")

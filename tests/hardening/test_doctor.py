@@ -154,3 +154,30 @@ def test_daemon_restores_past_records_it_cannot_use(tmp_path: Path) -> None:
     finally:
         daemon.close()
     assert sorted(p.name for p in state.iterdir()) == ["abc.bad", "zzz.bad"]
+
+
+def test_a_workdir_in_use_is_checked_but_never_repaired(ocre_cli: Cli, workdir: Path) -> None:
+    """A live daemon's temp file may be a write in progress: doctor must not pull it away."""
+    from ocre_py.runtime import Runtime
+
+    tmp = workdir / "images" / ".hello.inflight.tmp"
+    with Runtime(workdir):  # holds the workdir lock, as a daemon does
+        tmp.write_bytes(b"being written")
+        r = ocre_cli("doctor", "--workdir", workdir, "--repair")
+        assert tmp.exists() and "in use by a runtime or daemon" in r.out
+        assert r.code == 1, "the temp file is still reported"
+    assert ocre_cli("doctor", "--workdir", workdir, "--repair").code == 0
+    assert not tmp.exists()
+
+
+def test_a_store_killed_before_its_first_write_is_not_damaged(ocre_cli: Cli, tmp_path: Path) -> None:
+    store = tmp_path / "wd" / "store"
+    store.mkdir(parents=True)
+    (store / ".lock").touch()  # what ImageStore.locked() leaves when killed before the first blob
+    assert ocre_cli("doctor", "--workdir", tmp_path / "wd").code == 0
+    (store / "oci-layout").unlink(missing_ok=True)
+    blob = ImageStore(store).put_blob(b"x")
+    (store / "oci-layout").unlink()
+    r = ocre_cli("doctor", "--workdir", tmp_path / "wd", "--repair")
+    assert "oci-layout file missing" in r.out and (store / "oci-layout").is_file()
+    assert not ImageStore(store).has_blob(blob), "and the orphan went too"

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from fuzz._seeds import image_blobs, runnable_module
-from ocre_py.errors import ImageError, OcreError, RegistryError
+from ocre_py.errors import ImageError, InvalidInput, RegistryError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -203,17 +203,42 @@ def test_hostile_names_are_refused_by_every_sink(name: str, tmp_path: Path) -> N
         ),
         "bundle name": lambda: bundle_name(name),
     }
+    module = tmp_path / "m.wasm"
+    module.write_bytes(runnable_module())
     with Runtime(tmp_path / "wd") as rt:
         sinks["runtime container name"] = lambda: rt.create(
-            ContainerSpec(image="x", module_path=tmp_path, name=name)
+            ContainerSpec(image="x", module_path=module, name=name)
         )
         sinks["runtime image name"] = lambda: rt.create(ContainerSpec(image=name))
         for what, sink in sinks.items():
-            with pytest.raises(OcreError):
+            with pytest.raises(InvalidInput):  # refused as input, not "not found" by luck
                 sink()
                 pytest.fail(f"{what} accepted {name!r}")
     outside = [p for p in tmp_path.parent.iterdir() if p.name in ("x", "etc", "passwd")]
     assert not outside
+
+
+def test_the_same_sinks_accept_a_good_name(tmp_path: Path) -> None:
+    """The control for the test above: each sink takes an ordinary name (so refusals are real)."""
+    from ocre_py.daemon import requests
+    from ocre_py.image.reference import parse_reference
+    from ocre_py.names import check_name
+    from ocre_py.runtime import ContainerSpec, Runtime
+    from ocre_py.zephyr import autostart
+    from ocre_py.zephyr.bundle import check_name as bundle_name
+    from ocre_py.zephyr.geometry import Geometry
+    from ocre_py.zephyr.partition import Partition
+
+    assert check_name("ok") == "ok" and bundle_name("ok") == "ok"
+    assert requests.image_path(tmp_path, "ok") == tmp_path / "ok"
+    assert requests.normalize({"image": "ok", "name": "ok"})["name"] == "ok"
+    assert parse_reference("ok").repository == "ok"
+    assert Partition.new(Geometry(0, 32 * 1024, 4096)).add_image("ok.wasm", b"\0asm")
+    assert "ok.wasm" in autostart.render([autostart.AutostartEntry("x", "ok.wasm")])
+    module = tmp_path / "m.wasm"
+    module.write_bytes(runnable_module())
+    with Runtime(tmp_path / "wd") as rt:
+        assert rt.create(ContainerSpec(image="x", module_path=module, name="ok")).id == "ok"
 
 
 def test_daemon_api_refuses_traversal_in_urls(tmp_path: Path) -> None:
