@@ -9,7 +9,11 @@ Each ``fuzz_*.py`` module names one parser and exposes the same three things:
 
 ``python -m fuzz.run`` drives them under atheris (libFuzzer) for a set time and regenerates
 ``docs/reliability.md``; ``tests/hardening/test_fuzz_targets.py`` runs the same ``check`` functions
-under hypothesis, bounded, so CI exercises them on every run.
+under hypothesis, bounded, so CI exercises them on every run. To drive one target by hand with any
+libFuzzer flags: ``python -m fuzz._harness fuzz_wasm -max_total_time=60 build/fuzz/corpus/fuzz_wasm``
+(``python -m fuzz.fuzz_wasm`` works too but instruments late, after ``ocre_py`` is imported: slower
+to start). ``python -m fuzz.crashkill`` is the kill -9 harness; ``python -m fuzz.report`` rewrites
+the report from ``fuzz/results/``.
 """
 
 TARGETS: tuple[str, ...] = (

@@ -130,7 +130,14 @@ def run_detached(args: argparse.Namespace) -> int:
         raise InvalidInput("--rm cannot be combined with -d", hint="remove it later with 'ocre rm ID'")
     request = create_request(args)
     client = client_for(args)
-    request["image"] = image_for_daemon(client, args.image)
+    if getattr(args, "require_signature", False):
+        from ocre_py.cli.daemon import upload_image
+        from ocre_py.cli.run import resolve_image
+
+        verified = resolve_image(args.image, require_signature=True)  # refuses unsigned and bare files
+        request["image"] = upload_image(client, str(verified.path))["name"]
+    else:
+        request["image"] = image_for_daemon(client, args.image)
     info = client.create(request, start=True)
     sys.stdout.write(f"{info['id']}\n")
     return exit_codes.SUCCESS

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a container (attached, or -d through the daemon)")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background under the daemon")
     p.add_argument("--rm", action="store_true", help="also delete the container's data directory at exit")
+    from ocre_py.cli.container import add_daemon_container_options  # -H, --token, --restart, -l (with -d)
+
+    add_daemon_container_options(p)
     add_container_options(p)
     p.set_defaults(func=cmd_run)
 
@@ -108,6 +111,14 @@ def resolve_image(ref: str, *, require_signature: bool = False) -> ResolvedImage
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    daemon_only = [
+        f for f, on in (("--restart", args.restart != "no"), ("-l", args.label), ("-H", args.host)) if on
+    ]
+    if daemon_only and not args.detach:
+        from ocre_py.errors import InvalidInput
+
+        verb = "applies" if len(daemon_only) == 1 else "apply"
+        raise InvalidInput(f"{', '.join(daemon_only)} {verb} only with -d (a container under the daemon)")
     if args.detach:  # under the daemon (-H / $OCRE_HOST): see ocre_py.cli.container
         from ocre_py.cli.container import run_detached
 
