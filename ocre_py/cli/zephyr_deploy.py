@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ocre_py.cli import exit_codes
 
@@ -107,6 +108,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         table = render_table(check_deploy(req))  # refuses with the numbers before anything is written
         if not args.json:
             sys.stdout.write(table)
+    if choose_target(req) == "linux" and not req.dry_run:
+        client = _local_daemon()
+        if client is not None:  # a daemon owns this machine's containers: start them detached there
+            return _deploy_to_daemon(client, req, args)
     with Progress("packing") as progress:
         result = deploy(req, progress=progress)
     if args.json:
@@ -117,6 +122,41 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             sys.stderr.write(f"container {result.container_id} exited with code {result.exit_code}\n")
         return result.exit_code or 0
     _show(result)
+    return exit_codes.SUCCESS
+
+
+def _local_daemon() -> Any:
+    """The daemon at ``$OCRE_HOST`` (or the default socket) if one answers, else None."""
+    from ocre_py.daemon.client import DaemonClient, is_reachable
+
+    client = DaemonClient.connect()
+    return client if is_reachable(client) else None
+
+
+def _deploy_to_daemon(client: Any, req: Any, args: argparse.Namespace) -> int:
+    """Upload each image to the daemon and start it detached; print the IDs (Docker's ``run -d``)."""
+    from ocre_py.cli.container import create_request
+    from ocre_py.cli.daemon import upload_image
+    from ocre_py.cli.output import print_json
+    from ocre_py.errors import InvalidInput
+    from ocre_py.zephyr.deploy import resolve_sources
+
+    if req.name and len(req.sources) > 1:
+        raise InvalidInput.field(None, "-n", req.name, "one IMAGE (a name names one container)")
+    started = []
+    for source in resolve_sources(req.sources):
+        image = upload_image(client, str(source.path), source.image_name)["name"]
+        options = argparse.Namespace(
+            name=req.name, runtime=None, label=[], args=list(req.args), env=list(req.env),
+            cap=list(req.capabilities), volume=[], memory=None, timeout=None, cpu_budget=None, restart="no",
+        )  # fmt: skip
+        request = create_request(options)
+        request["image"] = image
+        started.append(client.create(request, start=True)["id"])
+    if args.json:
+        print_json({"target": "linux-daemon", "daemon": str(client.address), "containers": started})
+    else:
+        sys.stdout.write("".join(f"{cid}\n" for cid in started))
     return exit_codes.SUCCESS
 
 
