@@ -66,11 +66,26 @@ class Container:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.restart_count = 0
-        self.unresolved_imports: list[str] = []
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
         self._done.set()
         self.session: Session | None = None
+        self._env = OcreEnv()
+        self._entry: wasmtime.Func | None = None
+        self._linker = self._build_linker()
+
+    def _build_linker(self) -> wasmtime.Linker:
+        """Everything a run links against that does not depend on the run, built once at create time:
+        WASI, our ``proc_exit``, the ``env`` functions the module imports, and trap stubs for the rest.
+        Shadowing stays allowed so each run can define its own ``env.memory``."""
+        linker = wasmtime.Linker(self._engine)
+        linker.define_wasi()
+        linker.allow_shadowing = True
+        exit_type = wasmtime.FuncType([wasmtime.ValType.i32()], [])  # types are per engine
+        linker.define_func("wasi_snapshot_preview1", "proc_exit", exit_type, _proc_exit)
+        self._env.define(linker, self.info.function_imports)
+        self.unresolved_imports = define_unresolved(linker, wasmtime.Store(self._engine), self._module)
+        return linker
 
     @property
     def image(self) -> str:
@@ -146,6 +161,7 @@ class Container:
             if feed:
                 feed.close()
             self.control.on_interrupt = None
+            self._entry = self._env.s = None  # type: ignore[assignment]  # let the run's store go
             session.close()
             self.session = None
             if store is not None:
@@ -183,13 +199,8 @@ class Container:
         self.control.on_interrupt = feed.close if feed else None
         try:
             store.set_wasi(wasi)
-            linker = wasmtime.Linker(self._engine)
-            linker.define_wasi()
-            linker.allow_shadowing = True
-            exit_type = wasmtime.FuncType([wasmtime.ValType.i32()], [])  # types are per engine
-            linker.define_func("wasi_snapshot_preview1", "proc_exit", exit_type, _proc_exit)
-            linker.allow_shadowing = False
-            OcreEnv(session).define(linker, info.function_imports)
+            linker = self._linker
+            self._env.s = session
             region = None
             if info.imports_memory:
                 lo, hi = info.imports_memory
@@ -197,13 +208,13 @@ class Container:
                 memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(lo + grow, hi)))
                 linker.define(store, "env", "memory", memory)
                 region = (lo * PAGE, PAGE) if grow else None
-            self.unresolved_imports = define_unresolved(linker, store, self._module)
             instance = linker.instantiate(store, self._module)
         except BaseException:
             if feed:
                 feed.close()
             raise
         exports = instance.exports(store)
+        self._entry = exports[info.entry]
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
         session.memory = GuestMemory(memory)
@@ -220,7 +231,7 @@ class Container:
         return store, instance, feed
 
     def _call_entry(self, store: wasmtime.Store, instance: wasmtime.Instance) -> int:
-        entry = instance.exports(store)[self.info.entry]
+        entry = self._entry
         assert isinstance(entry, wasmtime.Func)
         try:
             self.control.checkpoint()  # a kill that raced with start-up

@@ -86,10 +86,14 @@ def _type_text(ty: wasmtime.FuncType) -> str:
 
 
 class OcreEnv:
-    """The host functions bound to one running container (one :class:`Session`)."""
+    """The host functions of one container, defined once in its linker at create time.
 
-    def __init__(self, session: Session) -> None:
-        self.s = session
+    ``s`` is the current run's :class:`Session`, swapped in at each start, so a restart costs no
+    linker work.
+    """
+
+    def __init__(self, session: Session | None = None) -> None:
+        self.s: Session = session  # type: ignore[assignment]  # set before every run
 
     def define(self, linker: wasmtime.Linker, imports: tuple[tuple[str, str], ...]) -> None:
         """Define what the module imports from ``env``; check each signature against ours."""
@@ -100,10 +104,8 @@ class OcreEnv:
             linker.define_func("env", name, ty, self._wrap(getattr(self, name)), access_caller=True)
 
     def _wrap(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        checkpoint = self.s.checkpoint
-
         def host_call(caller: wasmtime.Caller, *args: Any) -> Any:
-            checkpoint()  # kill and pause take effect at every host call
+            self.s.checkpoint()  # kill and pause take effect at every host call
             return method(caller, *args)
 
         return host_call
