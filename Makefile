@@ -50,8 +50,8 @@ test: setup
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check ocre_py west_commands tests benchmarks
-	$(VENV)/bin/ruff format --check ocre_py west_commands tests benchmarks
+	$(VENV)/bin/ruff check ocre_py west_commands tests benchmarks fuzz
+	$(VENV)/bin/ruff format --check ocre_py west_commands tests benchmarks fuzz
 
 bench: setup
 	$(PY) -m benchmarks.run
