@@ -17,6 +17,9 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 DOC = HERE.parent / "docs" / "benchmarks.md"
+#: Every section's latest numbers: running a subset (``python -m benchmarks.run daemon``) updates
+#: only its sections and keeps the others.
+DATA = DOC.with_suffix(".json")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             results[name] = {"failed": f"{type(exc).__name__}: {exc}"}
         sys.stderr.write(json.dumps(results[name], indent=2, default=str) + "\n")
-    write_report(results)
+    merged = json.loads(DATA.read_text()) if DATA.exists() else {}
+    merged.update(results)
+    tmp = DATA.with_suffix(".tmp")
+    tmp.write_text(json.dumps(merged, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(DATA)
+    write_report(merged)
     return 1 if any(isinstance(r, dict) and "failed" in r for r in results.values()) else 0
 
 
@@ -47,7 +55,7 @@ def write_report(results: dict[str, object]) -> None:
         "names its target. Re-run `make bench` to refresh this file.",
         "",
     ]
-    for name, data in results.items():
+    for name, data in sorted(results.items()):
         lines += [f"## {name.removeprefix('bench_')}", "", "| metric | value |", "|---|---|"]
         items = data.items() if isinstance(data, dict) else [("result", data)]
         lines += [f"| {k} | {v} |" for k, v in items]
