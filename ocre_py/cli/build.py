@@ -18,6 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--import-memory", action="store_true", help="import env.memory like upstream SDK builds")
     p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR", help="include dir")
     p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME[=VALUE]", help="define")
+    p.add_argument(
+        "--tiny", action="store_true",
+        help="tiny profile (64 KB-RAM MCUs): one page that WAMR shrinks to its used size (docs/tiny.md)",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_build)
 
@@ -38,7 +42,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         include_dirs=tuple(args.include),
         defines=tuple(args.define),
     )
-    result = build_container(args.sources, args.output, options)
+    if getattr(args, "tiny", False):
+        from ocre_py.sdk.tiny import TINY_STACK, build_tiny, tiny_options
+
+        stack = options.stack_size or TINY_STACK
+        result = build_tiny(args.sources, args.output, tiny_options(options, stack_size=stack))
+    else:
+        result = build_container(args.sources, args.output, options)
     if args.json:
         json.dump({"output": str(result.output), "size": result.size, "command": result.command}, sys.stdout)
         sys.stdout.write("\n")

@@ -181,3 +181,19 @@ def test_missing_clang_names_the_debian_packages(tmp_path: Path, monkeypatch: py
     cmd = [sys.executable, "-m", "ocre_py", "build", "--import-memory", str(hello), "-o", out]
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert "clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32" in r.stderr
+
+
+def test_build_tiny_makes_a_one_page_module_that_still_runs(tmp_path: Path) -> None:
+    from ocre_py.image.wasm import parse_module
+
+    hello = Path(__file__).parents[2] / "examples" / "hello" / "hello.c"
+    out = tmp_path / "tiny.wasm"
+    r = ocre("build", "--tiny", hello, "-o", out)
+    assert r.returncode == 0, r.stderr
+    module = parse_module(out.read_bytes())
+    assert module.memory is not None and (module.memory.minimum, module.memory.maximum) == (1, 1)
+    assert {"__heap_base", "__data_end"} <= {name for name, _ in module.exports}, (
+        "WAMR shrinks memory by these"
+    )
+    run = ocre("run", out, "tiny")
+    assert run.returncode == 0 and "Hello, tiny! powered by Ocre" in run.stdout
