@@ -79,15 +79,25 @@ def is_aot(data: bytes) -> bool:
     return data[:4] == AOT_MAGIC
 
 
-class _Reader:
-    def __init__(self, data: bytes, source: str) -> None:
-        self.data, self.pos, self.source = data, 0, source
+class WasmReader:
+    """Bounds-checked reads of the wasm binary encoding over ``data[pos:end]``.
+
+    Shared by the module reader here and the tiny profile's code analysis (``zephyr/tiny.py``); every
+    read past ``end`` raises :class:`ImageError` naming ``source``, the problem and the byte offset.
+    """
+
+    #: How a failure starts; subclasses say what they were doing.
+    problem = "not a valid wasm module"
+
+    def __init__(self, data: bytes, source: str, *, pos: int = 0, end: int | None = None) -> None:
+        self.data, self.pos, self.source = data, pos, source
+        self.end = len(data) if end is None else end
 
     def fail(self, what: str) -> ImageError:
-        return ImageError(f"{self.source}: not a valid wasm module: {what} at byte {self.pos}")
+        return ImageError(f"{self.source}: {self.problem}: {what} at byte {self.pos}")
 
     def byte(self) -> int:
-        if self.pos >= len(self.data):
+        if self.pos >= self.end:
             raise self.fail("unexpected end of data")
         b = self.data[self.pos]
         self.pos += 1
@@ -104,12 +114,26 @@ class _Reader:
             if shift > 63:
                 raise self.fail("LEB128 integer too long")
 
+    def sleb(self) -> int:
+        result = shift = 0
+        while True:
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return result - (1 << shift) if b & 0x40 else result
+            if shift > 70:
+                raise self.fail("LEB128 integer too long")
+
     def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
+        if n < 0 or self.pos + n > self.end:
             raise self.fail("section or string runs past the end")
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
+
+    def skip(self, n: int) -> None:
+        self.take(n)
 
     def name(self) -> str:
         raw = self.take(self.uleb())
@@ -125,7 +149,7 @@ class _Reader:
         return MemoryLimits(minimum, maximum)
 
 
-def _valtypes(r: _Reader) -> str:
+def _valtypes(r: WasmReader) -> str:
     return ",".join(_VALTYPES.get(r.byte(), "?") for _ in range(r.uleb()))
 
 
@@ -137,7 +161,7 @@ def parse_module(data: bytes, *, source: str = "module") -> WasmModule:
         raise ImageError(f"{source}: not a wasm module (no \\0asm magic)")
     if data[4:8] != b"\x01\0\0\0":
         raise ImageError(f"{source}: unsupported wasm binary version {data[4:8].hex()} (expected 01000000)")
-    r = _Reader(data, source)
+    r = WasmReader(data, source)
     r.pos = 8
     types: list[str] = []
     imports: list[Import] = []
@@ -146,7 +170,7 @@ def parse_module(data: bytes, *, source: str = "module") -> WasmModule:
     imported = False
     while r.pos < len(data):
         section_id = r.byte()
-        body = _Reader(r.take(r.uleb()), source)
+        body = WasmReader(r.take(r.uleb()), source)
         if section_id == _TYPE_SECTION:
             for _ in range(body.uleb()):
                 if body.byte() != 0x60:

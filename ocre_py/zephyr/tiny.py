@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ocre_py.errors import BuildError, DeployError, ImageError, OcreError
+from ocre_py.image.wasm import WasmReader
 from ocre_py.zephyr.bundle import MAGIC, Bundle, read_bundle
 
 if TYPE_CHECKING:
@@ -232,56 +233,11 @@ class TinyModule:
         return self
 
 
-class _R:
+class _R(WasmReader):
+    problem = "cannot analyse wasm module"
+
     def __init__(self, data: bytes, pos: int, end: int, source: str) -> None:
-        self.data, self.pos, self.end, self.source = data, pos, end, source
-
-    def fail(self, what: str) -> ImageError:
-        return ImageError(f"{self.source}: cannot analyse wasm module: {what} at byte {self.pos}")
-
-    def byte(self) -> int:
-        if self.pos >= self.end:
-            raise self.fail("unexpected end")
-        self.pos += 1
-        return self.data[self.pos - 1]
-
-    def uleb(self) -> int:
-        result = shift = 0
-        while True:
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-            if shift > 63:
-                raise self.fail("LEB128 too long")
-
-    def sleb(self) -> int:
-        result = shift = 0
-        while True:
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return result - (1 << shift) if b & 0x40 else result
-            if shift > 70:
-                raise self.fail("LEB128 too long")
-
-    def skip(self, n: int) -> None:
-        if n < 0 or self.pos + n > self.end:
-            raise self.fail("runs past the end")
-        self.pos += n
-
-    def name(self) -> str:
-        n = self.uleb()
-        start = self.pos
-        self.skip(n)
-        return self.data[start : self.pos].decode(errors="replace")
-
-    def limits(self) -> tuple[int, int | None]:
-        flags = self.uleb()
-        lo = self.uleb()
-        return lo, (self.uleb() if flags & 1 else None)
+        super().__init__(data, source, pos=pos, end=end)
 
     def const_i32(self) -> int | None:
         """An init expression; its value if it is exactly ``i32.const N; end``, else None (skipped)."""
@@ -390,7 +346,8 @@ def analyse_module(data: bytes, *, source: str = "module") -> TinyModule:
                     body.byte()
                     body.limits()
                 elif kind == 2:
-                    pages, max_pages = body.limits()
+                    lim = body.limits()
+                    pages, max_pages = lim.minimum, lim.maximum
                 elif kind == 3:
                     body.byte()
                     body.byte()
@@ -400,7 +357,8 @@ def analyse_module(data: bytes, *, source: str = "module") -> TinyModule:
         elif sid == 3:
             functions = body.uleb()
         elif sid == 5 and body.uleb():
-            pages, max_pages = body.limits()
+            lim = body.limits()
+            pages, max_pages = lim.minimum, lim.maximum
         elif sid == 6:
             for _ in range(body.uleb()):
                 body.byte()
