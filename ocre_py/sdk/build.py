@@ -120,6 +120,30 @@ def compile_command(
     return [toolchain.clang, "--target=wasm32-wasi", *cflags, *srcs, *ldflags, "-o", str(output)]
 
 
+def check_sources(sources: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The source paths, or :class:`InvalidInput` naming the first that is missing."""
+    srcs = [Path(s) for s in sources]
+    if not srcs:
+        raise InvalidInput("no source files given", hint="pass one or more .c files")
+    for src in srcs:
+        if not src.is_file():
+            raise InvalidInput.field(None, "source file", str(src), "an existing C file")
+    return srcs
+
+
+def run_compiler(cmd: list[str], sources: Sequence[Path], *, what: str = "") -> None:
+    """Run clang; on failure raise one :class:`BuildError` line with the first error (all with --debug)."""
+    log.debug("compiling%s: %s", what, shlex.join(cmd))
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        first = next((line for line in detail if "error" in line), detail[0] if detail else "")
+        raise BuildError(
+            f"compiling {', '.join(map(str, sources))}{what} failed: {first}",
+            hint="the full compiler output is shown with --debug",
+        ) from _CompilerOutput(proc.stderr)
+
+
 def build_container(
     sources: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str],
@@ -127,12 +151,7 @@ def build_container(
 ) -> BuildResult:
     """Compile ``sources`` to ``output`` (written atomically); raise :class:`BuildError` on failure."""
     options = options or BuildOptions()
-    srcs = [Path(s) for s in sources]
-    if not srcs:
-        raise InvalidInput("no source files given", hint="pass one or more .c files")
-    for src in srcs:
-        if not src.is_file():
-            raise InvalidInput.field(None, "source file", str(src), "an existing C file")
+    srcs = check_sources(sources)
     _check_pages(options.memory_max, "--memory-max")
     _check_pages(options.memory_initial, "--memory-initial")
     if options.stack_size is not None and (options.stack_size < 1024 or options.stack_size % 16):
@@ -141,16 +160,7 @@ def build_container(
     out = Path(output)
     with tempfile.TemporaryDirectory(prefix="ocre-build-") as tmp:
         tmp_out = Path(tmp) / "out.wasm"
-        cmd = compile_command(toolchain, srcs, tmp_out, options)
-        log.debug("compiling: %s", shlex.join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout).strip().splitlines()
-            first = next((line for line in detail if "error" in line), detail[0] if detail else "")
-            raise BuildError(
-                f"compiling {', '.join(map(str, srcs))} failed: {first}",
-                hint="the full compiler output is shown with --debug",
-            ) from _CompilerOutput(proc.stderr)
+        run_compiler(compile_command(toolchain, srcs, tmp_out, options), srcs)
         data = tmp_out.read_bytes()
     atomic_write(out, data)
     return BuildResult(out, len(data), compile_command(toolchain, srcs, out, options))

@@ -26,22 +26,22 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ocre_py.errors import BuildError, InvalidInput
+from ocre_py.errors import InvalidInput
 from ocre_py.fsutil import atomic_write
 from ocre_py.sdk.build import (
     LIB_SOURCES,
     WASM_PAGE,
     BuildOptions,
     BuildResult,
+    check_sources,
     compile_command,
     find_toolchain,
+    run_compiler,
 )
 
 log = logging.getLogger(__name__)
@@ -165,12 +165,7 @@ def build_tiny(
     (:func:`ocre_py.zephyr.tiny.analyse_module`) refuses a module that would need a full 64 KiB page.
     """
     opts = options if options is not None and options.memory_max == TINY_MEMORY else tiny_options(options)
-    srcs = [Path(s) for s in sources]
-    if not srcs:
-        raise InvalidInput("no source files given", hint="pass one or more .c files")
-    for src in srcs:
-        if not src.is_file():
-            raise InvalidInput.field(None, "source file", str(src), "an existing C file")
+    srcs = check_sources(sources)
     toolchain = find_toolchain(import_memory=False)
     out = Path(output)
     with tempfile.TemporaryDirectory(prefix="ocre-tiny-") as tmp:
@@ -180,12 +175,7 @@ def build_tiny(
         tmp_out = Path(tmp) / "out.wasm"
         skip = {str(s) for s in LIB_SOURCES}
         cmd = [c for c in compile_command(toolchain, [arena, *srcs, lib], tmp_out, opts) if c not in skip]
-        log.debug("compiling (tiny): %s", shlex.join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
-            first = next((line for line in lines if "error" in line), lines[0] if lines else "")
-            raise BuildError(f"compiling {', '.join(map(str, srcs))} (tiny) failed: {first}")
+        run_compiler(cmd, srcs, what=" (tiny)")
         data = tmp_out.read_bytes()
     if check:
         from ocre_py.zephyr.tiny import analyse_module
