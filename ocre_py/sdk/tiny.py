@@ -183,35 +183,3 @@ def build_tiny(
         analyse_module(data, source=str(out)).require_shrinkable()
     atomic_write(out, data)
     return BuildResult(out, len(data), cmd)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ocre_py.sdk.tiny SRC... -o OUT``: the tiny build for CMake (tiny.cmake) and CI."""
-    import argparse
-    import sys
-
-    from ocre_py.errors import OcreError
-
-    parser = argparse.ArgumentParser(prog="python -m ocre_py.sdk.tiny", description=main.__doc__)
-    parser.add_argument("sources", nargs="+")
-    parser.add_argument("-o", "--output", required=True)
-    parser.add_argument("--stack", type=int, default=TINY_STACK, help="C stack bytes (default %(default)s)")
-    parser.add_argument(
-        "--arena", type=int, default=TINY_ARENA, help="malloc arena bytes (default %(default)s)"
-    )
-    args = parser.parse_args(argv)
-    try:
-        result = build_tiny(
-            args.sources, args.output, tiny_options(stack_size=args.stack, arena_size=args.arena)
-        )
-    except OcreError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
-    print(f"{result.output}: {result.size} bytes (tiny)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -22,13 +22,11 @@ agree on what is a valid bundle; the differential fuzz test in ``tests/tiny`` ho
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
 import re
 import struct
-import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -350,43 +348,6 @@ def read_bundle_file(path: str | os.PathLike[str], *, partition_size: int | None
     return read_bundle(data, source=str(path), partition_size=partition_size)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ocre_py.zephyr.bundle pack|list``: for CMake and CI, where ``ocre`` may be absent."""
-    parser = argparse.ArgumentParser(prog="python -m ocre_py.zephyr.bundle", description=main.__doc__)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    pack = sub.add_parser("pack", help="pack .wasm files (name = file stem) into a bundle")
-    pack.add_argument("-o", "--output", required=True)
-    pack.add_argument("--max-size", type=lambda s: int(s, 0), default=None, help="partition size in bytes")
-    pack.add_argument("--arg", action="append", default=[], help="argv entry for every container")
-    pack.add_argument("-e", "--env", action="append", default=[], help="KEY=VALUE for every container")
-    pack.add_argument("--ocre-api", action="store_true", help="grant the ocre:api capability")
-    pack.add_argument("modules", nargs="+")
-    ls = sub.add_parser("list", help="validate a bundle and print its entries")
-    ls.add_argument("bundle")
-    args = parser.parse_args(argv)
-    try:
-        if args.cmd == "pack":
-            writer = BundleWriter()
-            for path in map(Path, args.modules):
-                if not path.is_file():
-                    raise InvalidInput.field(None, "module file", str(path), "an existing .wasm file")
-                name = path.stem.lower()
-                flags = FLAG_OCRE_API if args.ocre_api else 0
-                writer.add(
-                    name, path.read_bytes(), args=args.arg, env=args.env, flags=flags, source=str(path)
-                )
-            size = writer.write(args.output, max_size=args.max_size)
-            print(f"{args.output}: {len(writer.entries)} container(s), {size} bytes")
-        else:
-            print("\n".join(read_bundle_file(args.bundle).describe()))
-    except OcreError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
-    return 0
-
-
 class BundleFormat:
     """The ``bundle`` storage format for :data:`ocre_py.zephyr.deploy.FORMATS` (``--profile tiny``).
 
@@ -455,7 +416,3 @@ class BundleFormat:
             }
             for e, off in zip(bundle.entries, bundle.offsets, strict=True)
         ]
-
-
-if __name__ == "__main__":
-    sys.exit(main())

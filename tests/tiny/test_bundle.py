@@ -130,13 +130,15 @@ def _off(data: bytes, i: int) -> int:
 
 
 def test_module_cli_packs_and_lists(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from ocre_py.cli.tiny_tools import main
+
     wasm = tmp_path / "hello.wasm"
     wasm.write_bytes(module(size=40))
     out = tmp_path / "b.bin"
-    assert b.main(["pack", "-o", str(out), "--arg", "world", "-e", "K=V", str(wasm)]) == 0
-    assert b.main(["list", str(out)]) == 0
+    assert main(["bundle", "pack", "-o", str(out), "--arg", "world", "-e", "K=V", str(wasm)]) == 0
+    assert main(["bundle", "list", str(out)]) == 0
     text = capsys.readouterr().out
     assert "entry hello off=" in text and 'args=["world"] env=["K=V"]' in text
     out.write_bytes(out.read_bytes()[:40])
-    assert b.main(["list", str(out)]) == 1
+    assert main(["bundle", "list", str(out)]) == 1
     assert "b.bin: bundle total_size" in capsys.readouterr().err

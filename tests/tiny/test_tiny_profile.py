@@ -143,9 +143,9 @@ def test_timer_core_on_the_host(host_natives_test: Path) -> None:
 
 
 def test_tiny_build_cli_refuses_a_missing_source(capsys) -> None:  # type: ignore[no-untyped-def]
-    from ocre_py.sdk.tiny import main
+    from ocre_py.cli.tiny_tools import main
 
-    assert main(["nosuch.c", "-o", "x.wasm"]) == 2
+    assert main(["build", "nosuch.c", "-o", "x.wasm"]) == 2
     assert "source file 'nosuch.c': expected an existing C file" in capsys.readouterr().err
     assert not Path("x.wasm").exists()
 

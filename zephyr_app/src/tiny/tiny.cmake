@@ -9,7 +9,7 @@
 #   WAMR_ROOT_DIR        WAMR checkout (default: a wasm-micro-runtime module, else the WAMR
 #                        submodule of the ocre-runtime module from this repository's west.yml)
 #   OCRE_TINY_BUNDLE     bundle to load in QEMU (default: build it from examples/hello with the
-#                        toolkit: python -m ocre_py.sdk.tiny + python -m ocre_py.zephyr.bundle)
+#                        toolkit: python -m ocre_py.cli.tiny_tools build + bundle pack)
 #   OCRE_TINY_POOL_SIZE  WAMR pool bytes (default 52224 = what qemu_cortex_m3 leaves; see the budget)
 
 set(OCRE_TINY_DIR ${CMAKE_CURRENT_LIST_DIR})
@@ -101,8 +101,8 @@ macro(ocre_tiny_app)
     set(_hello ${CMAKE_BINARY_DIR}/ocre_tiny/hello.wasm)
     add_custom_command(
       OUTPUT ${OCRE_TINY_BUNDLE}
-      COMMAND ${_py} -m ocre_py.sdk.tiny ${OCRE_TINY_DIR}/../../../examples/hello/hello.c -o ${_hello}
-      COMMAND ${_py} -m ocre_py.zephyr.bundle pack --arg tiny -o ${OCRE_TINY_BUNDLE} ${_hello}
+      COMMAND ${_py} -m ocre_py.cli.tiny_tools build ${OCRE_TINY_DIR}/../../../examples/hello/hello.c -o ${_hello}
+      COMMAND ${_py} -m ocre_py.cli.tiny_tools bundle pack --arg tiny -o ${OCRE_TINY_BUNDLE} ${_hello}
       DEPENDS ${OCRE_TINY_DIR}/../../../examples/hello/hello.c
       COMMENT "Ocre tiny: packing the hello container bundle")
     add_custom_target(ocre_tiny_bundle ALL DEPENDS ${OCRE_TINY_BUNDLE})
