@@ -28,13 +28,14 @@ import shutil
 import signal
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from fuzz.report import RESULTS_DIR, write_report
 
@@ -88,6 +89,10 @@ class Operation:
     work: Path
     env: dict[str, str] = field(default_factory=dict)
     iteration: int = 0
+    #: Run the child in a fresh interpreter instead of a fork. Needed when the child starts engines
+    #: and threads: a fork copies locks that other threads of the parent (e.g. inside wasmtime) held
+    #: at that instant, and the child can deadlock on them.
+    spawn: ClassVar[bool] = False
 
     def setup(self) -> None: ...
 
@@ -329,6 +334,8 @@ class DaemonState(Operation):
     and the doctor must find every record readable.
     """
 
+    spawn = True
+
     @property
     def wd(self) -> Path:
         return self.work / "wd"
@@ -410,6 +417,8 @@ def _fork_run(
     sys.stderr.flush()
     with contextlib.suppress(FileNotFoundError):
         (op.work / "child-error.txt").unlink()
+    if op.spawn:
+        return _spawn_run(op, kill_after, timeout)
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:  # the child: run, then leave without any parent cleanup (atexit, pytest)
@@ -436,6 +445,33 @@ def _fork_run(
             killed = True
             return killed, None, now - started
         time.sleep(min(0.0005, max(0.0, deadline - now)))
+
+
+def _spawn_run(op: Operation, kill_after: float | None, timeout: float) -> tuple[bool, int | None, float]:
+    """:func:`_fork_run` for ``spawn`` operations: the child is ``python -m fuzz.crashkill --child``."""
+    cmd = [sys.executable, "-m", "fuzz.crashkill", "--child", op.name, str(op.work), str(op.iteration)]
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **op.env})
+    try:
+        code = proc.wait(timeout if kill_after is None else kill_after)
+        return False, code, time.monotonic() - started
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return True, None, time.monotonic() - started
+
+
+def _child(name: str, work: str, iteration: str) -> int:
+    """The spawned child: rebuild the operation and run it once, recording an exception as the fork does."""
+    op = OPERATIONS[name](name, Path(work), {})
+    op.iteration = int(iteration)
+    try:
+        os.chdir(op.work)
+        return op.run()
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            (op.work / "child-error.txt").write_text(f"{type(exc).__name__}: {exc}\n")
+        return 70
 
 
 @dataclass
@@ -549,6 +585,9 @@ def _child_error(work: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        return _child(*argv[1:4])
     parser = argparse.ArgumentParser(prog="python -m fuzz.crashkill", description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=200, help="kills per operation (default 200)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time based)")
