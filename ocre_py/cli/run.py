@@ -72,7 +72,7 @@ def build_spec(args: argparse.Namespace, *, detached: bool = False):
         cpu_budget=parse_duration(args.cpu_budget, what="--cpu-budget") if args.cpu_budget else None,
         detached=detached,
         stdin="inherit" if not detached else None,
-    ).validated()
+    )  # validated once, by Runtime.create
 
 
 @dataclass(frozen=True)
@@ -90,15 +90,18 @@ def resolve_image(ref: str, *, require_signature: bool = False) -> ResolvedImage
     from ocre_py.workdir import default_workdir
 
     workdir = default_workdir()[0]
-    path = Path(ref)
-    local = path.is_file() or (workdir / "images" / ref).is_file() if "/" not in ref else path.is_file()
-    if local and require_signature:
-        raise InvalidInput.field(None, "image", ref, "a signed image from the store (--require-signature)")
+    path, in_images = Path(ref), workdir / "images" / ref
+    local = None
     if path.is_file():
-        return ResolvedImage(path.name, path.resolve())
-    if "/" not in ref and (workdir / "images" / ref).is_file():
-        return ResolvedImage(ref, workdir / "images" / ref)
-    from ocre_py.image import export_to_images_dir, resolve_runnable
+        local = ResolvedImage(path.name, path.resolve())
+    elif "/" not in ref and in_images.is_file():
+        local = ResolvedImage(ref, in_images)
+    if local is not None:
+        if require_signature:  # a bare module carries no signature
+            expected = "a signed image from the store (--require-signature)"
+            raise InvalidInput.field(None, "image", ref, expected)
+        return local
+    from ocre_py.image import export_runnable, resolve_runnable
 
     try:
         image = resolve_runnable(ref, require_signature=require_signature)
@@ -106,8 +109,7 @@ def resolve_image(ref: str, *, require_signature: bool = False) -> ResolvedImage
         raise InvalidInput.field(
             None, "image", ref, "an existing .wasm file, a file in <workdir>/images, or an image in the store"
         ) from None
-    exported = export_to_images_dir(ref, workdir, require_signature=require_signature)
-    return ResolvedImage(image.name, exported, dict(image.config))
+    return ResolvedImage(image.name, export_runnable(image, workdir), dict(image.config))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

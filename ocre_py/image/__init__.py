@@ -16,7 +16,13 @@ from ocre_py.image.build import (
 from ocre_py.image.distribution import Transfer, pull, pull_url, push
 from ocre_py.image.layout_tar import load, save
 from ocre_py.image.reference import Reference, parse_reference
-from ocre_py.image.runnable import RunnableImage, check_for_target, export_to_images_dir, resolve_runnable
+from ocre_py.image.runnable import (
+    RunnableImage,
+    check_for_target,
+    export_runnable,
+    export_to_images_dir,
+    resolve_runnable,
+)
 from ocre_py.image.store import ImageStore, StoredImage, default_store_root
 from ocre_py.image.validate import Checks
 
@@ -35,6 +41,7 @@ __all__ = [
     "build_image",
     "check_for_target",
     "default_store_root",
+    "export_runnable",
     "export_to_images_dir",
     "load",
     "parse_reference",

@@ -100,6 +100,13 @@ def export_to_images_dir(
 ) -> Path:
     """Write the image's module to ``<workdir>/images/<name>`` atomically and return that path."""
     image = resolve_runnable(ref, store_root=store_root, require_signature=require_signature)
+    return export_runnable(image, workdir, name=name)
+
+
+def export_runnable(
+    image: RunnableImage, workdir: str | os.PathLike[str], *, name: str | None = None
+) -> Path:
+    """:func:`export_to_images_dir` for an image already resolved (and verified): no second lookup."""
     target = Path(workdir) / "images" / (name or image.name)
     if target.parent.name != "images" or "/" in (name or ""):
         raise ImageError(f"export name '{name}' must be a plain file name")

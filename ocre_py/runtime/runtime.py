@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -239,7 +240,7 @@ class Runtime:
                 raise Conflict(f"container {c.id} is {c.state.name.lower()}; stop it before removing it")
             del self._containers[c.id]
         if not keep_data:
-            _rmtree(self.containers_dir / c.id)
+            shutil.rmtree(self.containers_dir / c.id, ignore_errors=True)
 
     # ---- messaging from the host -------------------------------------------------------------
     def publish(self, topic: str, payload: bytes, content_type: str = "text/plain") -> int:
@@ -317,9 +318,3 @@ class _Taken:
 
     def __contains__(self, cid: object) -> bool:
         return cid in self._containers or (self._data_dir / str(cid)).exists()
-
-
-def _rmtree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
