@@ -105,3 +105,19 @@ def require_program(name: str) -> str:
     if not path:
         pytest.fail(f"{name} is not installed: run 'make setup' (it installs the Debian packages)")
     return path
+
+
+def padded_module(size: int) -> bytes:
+    """A valid wasm module of about ``size`` bytes: no code, a custom section of random bytes (so
+    partitions cannot compress it). For storage tests that need real modules of a given size."""
+
+    def uleb(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            b, n = n & 0x7F, n >> 7
+            out.append(b | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    payload = b"\x04pad" + os.urandom(size)
+    return b"\0asm\x01\0\0\0" + b"\x00" + uleb(len(payload)) + payload

@@ -1,8 +1,11 @@
-"""A small reader of the WebAssembly binary format: imports, exports and memory limits.
+"""A small reader of the WebAssembly binary format: imports, exports, memory limits, and which
+instructions the code uses.
 
-The image room must work where no wasm engine is installed (the Zephyr side imports it), so this
-parses just the sections it needs straight from the bytes instead of asking wasmtime. It also
-recognises WAMR AOT files by their magic so AOT layers can be stored without being parsed.
+The image room must work where no wasm engine is installed (the Zephyr side imports it and never
+loads wasmtime), so this parses just what it needs straight from the bytes. It also recognises WAMR
+AOT files by their magic so AOT layers can be stored without being parsed. :func:`scan_code` walks
+the code section so a module can be checked against what a WAMR build's loader accepts
+(:mod:`ocre_py.image.wamr`) before it reaches a board.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ WASM_MAGIC = b"\0asm"
 AOT_MAGIC = b"\0aot"
 PAGE = 65536
 _KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
-_TYPE_SECTION, _IMPORT_SECTION, _MEMORY_SECTION, _EXPORT_SECTION = 1, 2, 5, 7
+_TYPE_SECTION, _IMPORT_SECTION, _MEMORY_SECTION, _EXPORT_SECTION, _CODE_SECTION = 1, 2, 5, 7, 10
 _VALTYPES = {
     0x7F: "i32",
     0x7E: "i64",
@@ -219,3 +222,145 @@ def parse_module(data: bytes, *, source: str = "module") -> WasmModule:
         size=len(data),
         export_names=frozenset(n for n, _ in exports),
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Code section: which instructions a module uses (what a WAMR build must support to load it)
+# --------------------------------------------------------------------------------------------------
+#: Proposal names, as WAMR's ``WAMR_BUILD_*`` options know them (:mod:`ocre_py.image.wamr`).
+REF_TYPES, BULK_MEMORY, SIMD, THREADS = "reference-types", "bulk-memory", "simd", "threads"
+TAIL_CALL, EXCEPTIONS, GC = "tail-call", "exception-handling", "gc"
+
+_NO_IMM = frozenset([0x00, 0x01, 0x05, 0x0B, 0x0F, 0x1A, 0x1B, 0xD1, *range(0x45, 0xC5)])
+_ONE_ULEB = frozenset([0x0C, 0x0D, 0x10, 0x12, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xD2])
+#: 0xFC sub-opcodes: (immediates, proposal). 0-7 are the saturating conversions every WAMR serves.
+_FC_OPS: dict[int, tuple[int, str | None]] = {
+    **{i: (0, None) for i in range(8)},
+    8: (2, BULK_MEMORY),
+    9: (1, BULK_MEMORY),
+    10: (2, BULK_MEMORY),
+    11: (1, BULK_MEMORY),
+    12: (2, BULK_MEMORY),
+    13: (1, BULK_MEMORY),
+    14: (2, BULK_MEMORY),
+    15: (1, REF_TYPES),
+    16: (1, REF_TYPES),
+    17: (1, REF_TYPES),
+}
+_PREFIXED = {0xFB: GC, 0xFD: SIMD, 0xFE: THREADS}
+_BLOCK_TYPES = frozenset([0x40, 0x7F, 0x7E, 0x7D, 0x7C, 0x7B, 0x70, 0x6F])
+
+
+@dataclass(frozen=True)
+class CodeFacts:
+    """What a module's function bodies use, as far as a WAMR loader's acceptance depends on it.
+
+    ``padded_table_index`` counts ``call_indirect`` instructions whose table index is a padded
+    (over-long) LEB128, as wasm-ld leaves relocations unless linked with ``--compress-relocations``:
+    WAMR's loader reads that byte as a plain ``0x00`` unless built with
+    ``WAMR_BUILD_CALL_INDIRECT_OVERLONG`` (or reference types), and refuses the module otherwise.
+    """
+
+    grows_memory: bool = False
+    padded_table_index: int = 0
+    proposals: frozenset[str] = frozenset()
+
+
+def _skip_block_type(r: WasmReader) -> None:
+    if r.pos < r.end and r.data[r.pos] in _BLOCK_TYPES:
+        r.pos += 1
+    else:
+        r.sleb()  # a type index (multi-value)
+
+
+def _scan_body(r: WasmReader, used: set[str]) -> tuple[bool, int]:
+    """Walk one function body's instructions: (uses memory.size/grow, padded call_indirect count)."""
+    grows, padded = False, 0
+    while r.pos < r.end:
+        op = r.byte()
+        if op in _NO_IMM:
+            continue
+        if op in _ONE_ULEB:
+            r.uleb()
+            if op in (0x25, 0x26, 0xD2):
+                used.add(REF_TYPES)
+            elif op == 0x12:
+                used.add(TAIL_CALL)
+        elif op in (0x02, 0x03, 0x04):
+            _skip_block_type(r)
+        elif op == 0x0E:
+            for _ in range(r.uleb() + 1):
+                r.uleb()
+        elif op in (0x11, 0x13):
+            r.uleb()
+            start = r.pos
+            if r.uleb():
+                used.add(REF_TYPES)  # a second table
+            if r.pos - start > 1:
+                padded += 1
+            if op == 0x13:
+                used.add(TAIL_CALL)
+        elif op == 0x1C:
+            r.skip(r.uleb())
+            used.add(REF_TYPES)
+        elif 0x28 <= op <= 0x3E:
+            if r.uleb() & 0x40:  # multi-memory: an explicit memory index
+                r.uleb()
+            r.uleb()
+        elif op in (0x3F, 0x40):
+            r.uleb()
+            grows = True
+        elif op in (0x41, 0x42):
+            r.sleb()
+        elif op == 0x43:
+            r.skip(4)
+        elif op == 0x44:
+            r.skip(8)
+        elif op == 0xD0:
+            r.byte()
+            used.add(REF_TYPES)
+        elif op == 0xFC:
+            sub = r.uleb()
+            if sub not in _FC_OPS:
+                raise r.fail(f"unknown 0xFC opcode {sub}")
+            count, proposal = _FC_OPS[sub]
+            for _ in range(count):
+                r.uleb()
+            if proposal:
+                used.add(proposal)
+        elif op in _PREFIXED:
+            # SIMD, atomics, GC: their immediates are not walked; loading needs the proposal anyway.
+            used.add(_PREFIXED[op])
+            r.pos = r.end
+        elif op in (0x06, 0x07, 0x08, 0x09, 0x18, 0x19):
+            used.add(EXCEPTIONS)
+            r.pos = r.end
+        else:
+            raise r.fail(f"unknown opcode 0x{op:02x}")
+    return grows, padded
+
+
+def scan_code(data: bytes, *, source: str = "module") -> CodeFacts:
+    """The :class:`CodeFacts` of a wasm module (raises :class:`ImageError` if it is not one)."""
+    if data[:8] != WASM_MAGIC + b"\x01\0\0\0":
+        raise ImageError(f"{source}: not a wasm v1 module")
+    r = WasmReader(data, source, pos=8)
+    used: set[str] = set()
+    grows, padded = False, 0
+    while r.pos < r.end:
+        section_id, size = r.byte(), r.uleb()
+        start = r.pos
+        r.skip(size)
+        if section_id != _CODE_SECTION:
+            continue
+        body = WasmReader(data, source, pos=start, end=start + size)
+        for _ in range(body.uleb()):
+            fsize = body.uleb()
+            fn = WasmReader(data, source, pos=body.pos, end=body.pos + fsize)
+            body.skip(fsize)
+            for _ in range(fn.uleb()):  # local declarations: count, type
+                fn.uleb()
+                fn.byte()
+            g, p = _scan_body(fn, used)
+            grows, padded = grows or g, padded + p
+    return CodeFacts(grows_memory=grows, padded_table_index=padded, proposals=frozenset(used))

@@ -25,8 +25,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from ocre_py.errors import BoardError, DeployError, InvalidInput
+from ocre_py.errors import BoardError, DeployError, ImageError, InvalidInput
 from ocre_py.fsutil import atomic_write
+from ocre_py.image import wamr
+from ocre_py.image.wamr import WamrBuild
+from ocre_py.image.wasm import is_aot, parse_module, scan_code
 from ocre_py.zephyr import autostart
 from ocre_py.zephyr.geometry import Geometry
 
@@ -185,6 +188,40 @@ def resolve_sources(sources: Sequence[str]) -> list[SourceImage]:
     return out
 
 
+def wamr_build(req: DeployRequest) -> WamrBuild:
+    """The WAMR build the containers are going to: the Ocre core's for LittleFS storage; for the
+    tiny bundle, what the build directory's CMake cache recorded (a tiny build that recorded
+    nothing predates the record and the overlong-index option), else the tiny profile's defaults."""
+    if req.format != "bundle":
+        return wamr.OCRE_CORE
+    if req.build_dir is None:
+        return wamr.TINY
+    from ocre_py.zephyr.build import read_cmake_cache
+    from ocre_py.zephyr.geometry import find_app_dir
+
+    cache = read_cmake_cache(find_app_dir(req.build_dir))
+    if wamr.CACHE_KEY in cache:
+        return wamr.from_cache_value(cache[wamr.CACHE_KEY], origin=f"the firmware in {req.build_dir}")
+    return wamr.TINY_UNRECORDED if cache else wamr.TINY
+
+
+def read_images(req: DeployRequest, sources: Sequence[SourceImage]) -> dict[str, bytes]:
+    """Each source's bytes, checked before anything is packed: a wasm module (or, for LittleFS, a
+    WAMR AOT file) whose instructions the target's WAMR build loads. Raises :class:`DeployError`."""
+    build = wamr_build(req)
+    images = {}
+    for s in sources:
+        data = s.path.read_bytes()
+        try:
+            if not (req.format == "littlefs" and is_aot(data)):
+                parse_module(data, source=str(s.path))
+                build.require_loadable(scan_code(data, source=str(s.path)), source=str(s.path))
+        except ImageError as exc:
+            raise DeployError(exc.message, hint=exc.hint) from None
+        images[s.image_name] = data
+    return images
+
+
 def container_name(req: DeployRequest, image_name: str) -> str:
     """``-n NAME`` (one image only), else the image name without its extension, made id-safe."""
     if req.name:
@@ -325,7 +362,7 @@ def pack_partition(
             f"{previous_path}: {len(previous)} bytes, but the partition is now {geometry.size} bytes",
             hint="the partition changed size: deploy with --replace to start a fresh image",
         )
-    images = {s.image_name: s.path.read_bytes() for s in sources}
+    images = read_images(req, sources)
     data, used = fmt.pack(
         images,
         geometry,
@@ -341,11 +378,11 @@ def pack_partition(
         atomic_write(bin_path, data)
         result.files["storage.bin"] = str(bin_path)
         if geometry.load_address is not None:
-            hexfile.write_hex(hex_path, data, geometry.address)
+            hexfile.write_hex(hex_path, data, geometry.address, erase_block=geometry.erase_block)
             result.files["storage.hex"] = str(hex_path)
         app_hex = _zephyr_hex(req)
         if app_hex is not None:
-            hexfile.merge_hex(merged_path, app_hex, data, geometry.address)
+            hexfile.merge_hex(merged_path, app_hex, data, geometry.address, erase_block=geometry.erase_block)
             result.files["merged.hex"] = str(merged_path)
     return data, geometry, result
 

@@ -26,18 +26,36 @@ def _intelhex():  # type: ignore[no-untyped-def]
     return IntelHex
 
 
-def bin_to_hex(data: bytes, address: int) -> str:
-    """Intel HEX text for ``data`` placed at ``address`` (extended linear address records as needed)."""
+def _storage_hex(data: bytes, address: int, erase_block: int | None):  # type: ignore[no-untyped-def]
+    """``data`` at ``address`` as an IntelHex object, leaving out erase blocks that are all 0xFF.
+
+    A partition image is mostly erased flash; writing it whole made a 16 MiB OSPI partition a 46 MB
+    HEX that took 23 s to write. An omitted block is left as it is on the device, which is safe for
+    both formats: LittleFS only reads blocks its directory tree references (and erases a block
+    before it programs it), and the bundle reader stops at the bundle's recorded length.
+    """
     ih = _intelhex()()
-    ih.frombytes(data, offset=address)
+    step = erase_block or len(data) or 1
+    for off in range(0, len(data), step):
+        block = data[off : off + step]
+        if erase_block is None or block.count(0xFF) != len(block):
+            ih.frombytes(block, offset=address + off)
+    return ih
+
+
+def bin_to_hex(data: bytes, address: int, *, erase_block: int | None = None) -> str:
+    """Intel HEX text for ``data`` placed at ``address`` (extended linear address records as needed);
+    with ``erase_block``, erased (all 0xFF) blocks are left out (:func:`_storage_hex`)."""
     out = io.StringIO()
-    ih.write_hex_file(out, write_start_addr=False)
+    _storage_hex(data, address, erase_block).write_hex_file(out, write_start_addr=False)
     return out.getvalue()
 
 
-def write_hex(path: str | os.PathLike[str], data: bytes, address: int) -> Path:
+def write_hex(
+    path: str | os.PathLike[str], data: bytes, address: int, *, erase_block: int | None = None
+) -> Path:
     out = Path(path)
-    atomic_write(out, bin_to_hex(data, address))
+    atomic_write(out, bin_to_hex(data, address, erase_block=erase_block))
     return out
 
 
@@ -53,8 +71,24 @@ def read_hex(path: str | os.PathLike[str]) -> dict[int, bytes]:
     return {start: bytes(ih.tobinarray(start=start, end=end - 1)) for start, end in ih.segments()}
 
 
+def read_image(path: str | os.PathLike[str], address: int, size: int) -> bytes:
+    """The ``size`` bytes at ``address`` of a HEX file, erased (0xFF) where it has no data: the
+    partition image a storage HEX stands for, since erased blocks are left out of it."""
+    image = bytearray(b"\xff" * size)
+    for start, chunk in read_hex(path).items():
+        lo, hi = max(start, address), min(start + len(chunk), address + size)
+        if lo < hi:
+            image[lo - address : hi - address] = chunk[lo - start : hi - start]
+    return bytes(image)
+
+
 def merge_hex(
-    path: str | os.PathLike[str], app_hex: str | os.PathLike[str], data: bytes, address: int
+    path: str | os.PathLike[str],
+    app_hex: str | os.PathLike[str],
+    data: bytes,
+    address: int,
+    *,
+    erase_block: int | None = None,
 ) -> Path:
     """Write ``app_hex`` + the storage image at ``address`` as one HEX; refuse overlapping ranges."""
     from intelhex import AddressOverlapError, HexReaderError
@@ -67,8 +101,7 @@ def merge_hex(
         raise InvalidInput.field(
             None, "hex file", str(app_hex), f"a readable Intel HEX file ({exc})"
         ) from None
-    storage = IntelHex()
-    storage.frombytes(data, offset=address)
+    storage = _storage_hex(data, address, erase_block)
     try:
         app.merge(storage, overlap="error")
     except AddressOverlapError:

@@ -272,10 +272,14 @@ class Partition:
             autostart_text=None,
         )
         g = self.geometry
+        largest = max((len(d) for d in extra.values()), default=0)
+        fits = capacity(g, largest) if largest else 0
         raise DeployError(
             f"containers do not fit: need {needed} bytes, storage partition has {g.size} bytes "
-            f"({g.block_count} blocks of {g.erase_block}) at {g.address:#x}",
-            hint="remove images with --replace, or grow storage_partition in the board overlay",
+            f"({g.block_count} blocks of {g.erase_block}) at {g.address:#x}; "
+            f"it holds {fits} container(s) of {largest} bytes",
+            hint="remove images with --replace, use the board's external flash (--medium external / "
+            "storage.medium), or grow storage_partition in the board overlay",
         )
 
     def _safe_images(self) -> list[ImageEntry]:
@@ -301,6 +305,24 @@ def measure(images: dict[str, bytes], geometry: Geometry, *, autostart_text: str
         with fs.open(AUTOSTART_FILE, "wb") as fh:
             fh.write(autostart_text.encode())
     return int(fs.used_block_count) * geometry.erase_block
+
+
+def capacity(geometry: Geometry, image_size: int) -> int:
+    """How many containers of ``image_size`` bytes an empty partition of ``geometry`` holds.
+
+    LittleFS costs more than the bytes: two blocks per directory (Ocre's three plus the root), and
+    each file rounds up to whole blocks, so a 64 KiB partition with 8 KiB blocks holds no 28 KB
+    container at all. Measured by packing, not estimated.
+    """
+
+    def fits(n: int) -> bool:
+        return measure({f"c{i}.wasm": b"\xa5" * image_size for i in range(n)}, geometry) <= geometry.size
+
+    lo, hi = 0, geometry.size // max(image_size, 1) + 1  # fits(lo); hi is an upper bound
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return lo
 
 
 def build_image(

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ocre_py.errors import BuildError, DeployError, ImageError, OcreError
-from ocre_py.image.wasm import WasmReader
+from ocre_py.image.wasm import CodeFacts, WasmReader, scan_code
 from ocre_py.zephyr.bundle import MAGIC, Bundle, read_bundle
 
 if TYPE_CHECKING:
@@ -168,7 +168,11 @@ class TinyModule:
     heap_base: int | None
     data_end: int | None
     stack_pointer: int | None
-    grows_memory: bool
+    code: CodeFacts
+
+    @property
+    def grows_memory(self) -> bool:
+        return self.code.grows_memory
 
     @property
     def shrinkable(self) -> bool:
@@ -262,62 +266,6 @@ class _R(WasmReader):
         return None
 
 
-_NO_IMM = frozenset([0x00, 0x01, 0x05, 0x0B, 0x0F, 0x1A, 0x1B, 0xD1, *range(0x45, 0xC5)])
-_ONE_ULEB = frozenset([0x0C, 0x0D, 0x10, 0x12, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xD2])
-_FC_IMMS = {8: 2, 9: 1, 10: 2, 11: 1, 12: 2, 13: 1, 14: 2, 15: 1, 16: 1, 17: 1}
-
-
-def _scan_code(r: _R) -> bool:
-    """True if any instruction in ``r`` is memory.size (0x3F) or memory.grow (0x40)."""
-    grows = False
-    while r.pos < r.end:
-        op = r.byte()
-        if op in _NO_IMM:
-            continue
-        if op in _ONE_ULEB:
-            r.uleb()
-        elif op in (0x02, 0x03, 0x04):
-            b = r.data[r.pos] if r.pos < r.end else 0
-            if b == 0x40 or b in (0x7F, 0x7E, 0x7D, 0x7C, 0x7B, 0x70, 0x6F):
-                r.pos += 1
-            else:
-                r.sleb()
-        elif op == 0x0E:
-            for _ in range(r.uleb() + 1):
-                r.uleb()
-        elif op in (0x11, 0x13):
-            r.uleb()
-            r.uleb()
-        elif op == 0x1C:
-            r.skip(r.uleb())
-        elif 0x28 <= op <= 0x3E:
-            align = r.uleb()
-            if align & 0x40:
-                r.uleb()
-            r.uleb()
-        elif op in (0x3F, 0x40):
-            r.uleb()
-            grows = True
-        elif op in (0x41, 0x42):
-            r.sleb()
-        elif op == 0x43:
-            r.skip(4)
-        elif op == 0x44:
-            r.skip(8)
-        elif op == 0xD0:
-            r.byte()
-        elif op == 0xFC:
-            sub = r.uleb()
-            for _ in range(_FC_IMMS.get(sub, 0) if sub <= 17 else -1):
-                r.uleb()
-            if sub > 17:
-                raise r.fail(f"unsupported 0xFC opcode {sub}")
-        else:
-            # SIMD (0xFD), threads (0xFE), exceptions, GC: not in WAMR's Cortex-M classic interpreter.
-            raise r.fail(f"opcode 0x{op:02x} not supported by the tiny profile's classic interpreter")
-    return grows
-
-
 def analyse_module(data: bytes, *, source: str = "module") -> TinyModule:
     """Parse ``data`` as far as the tiny profile needs (see :class:`TinyModule`)."""
     if data[:8] != b"\0asm\x01\0\0\0":
@@ -328,7 +276,6 @@ def analyse_module(data: bytes, *, source: str = "module") -> TinyModule:
     exports: list[tuple[str, int, int]] = []
     globals_: list[tuple[bool, int | None]] = []
     pages, max_pages = 0, None
-    grows = False
     while r.pos < r.end:
         sid = r.byte()
         size = r.uleb()
@@ -368,15 +315,6 @@ def analyse_module(data: bytes, *, source: str = "module") -> TinyModule:
             for _ in range(body.uleb()):
                 name, kind, index = body.name(), body.byte(), body.uleb()
                 exports.append((name, kind, index))
-        elif sid == 10:
-            for _ in range(body.uleb()):
-                fsize = body.uleb()
-                fn = _R(data, body.pos, body.pos + fsize, source)
-                body.skip(fsize)
-                for _ in range(fn.uleb()):
-                    fn.uleb()
-                    fn.byte()
-                grows |= _scan_code(fn)
 
     def exported_const(name: str) -> int | None:
         for ename, kind, index in exports:
@@ -402,7 +340,7 @@ def analyse_module(data: bytes, *, source: str = "module") -> TinyModule:
         heap_base=heap_base,
         data_end=None if data_end is None else (data_end + 15) // 16 * 16,
         stack_pointer=stack,
-        grows_memory=grows,
+        code=scan_code(data, source=source),
     )
 
 
@@ -752,7 +690,7 @@ def check_deploy(req: DeployRequest) -> TinyBudget:
         raise DeployError("the tiny profile needs -b BOARD or -d BUILD_DIR to check the budget")
     board = lookup_board(name.split("@")[0])
     sources = dep.resolve_sources(getattr(req, "sources", ()))
-    images = {s.image_name: s.path.read_bytes() for s in sources}
+    images = dep.read_images(req, sources)
     geo = bundle_geometry(board=board, build_dir=build_dir)
     entries = dep.autostart_entries(req, sources)
     data, _ = BundleFormat().pack(images, geo, previous=None, replace=True, entries=entries, progress=None)

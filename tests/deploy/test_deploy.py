@@ -13,6 +13,7 @@ import pytest
 from ocre_py.zephyr import deploy as dep
 from ocre_py.zephyr import hexfile
 from ocre_py.zephyr.partition import Partition, detect_geometry
+from tests.conftest import padded_module
 
 DTS = Path(__file__).parent / "dts"
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ def wasm(tmp_path: Path) -> dict[str, Path]:
     for name, size in (("hello.wasm", 12_000), ("sensor.wasm", 30_000)):
         p = tmp_path / "src" / name
         p.parent.mkdir(exist_ok=True)
-        p.write_bytes(b"\0asm\x01\0\0\0" + os.urandom(size))
+        p.write_bytes(padded_module(size))
         out[name] = p
     return out
 
@@ -55,8 +56,10 @@ def test_files_target_writes_bin_and_hex_and_lists(zephyr_cli, wasm, tmp_path: P
     assert "hello.wasm" in r.out and "wrote storage.hex" in r.out
     geometry = detect_geometry(out.read_bytes())
     assert geometry.erase_block == 8192
+    # nucleo_u575zi_q: storage appended at the end; erased blocks are left out of the HEX
     segments = hexfile.read_hex(out.with_suffix(".hex"))
-    assert segments == {0x081C0000: out.read_bytes()}  # nucleo_u575zi_q: storage appended at the end
+    assert min(segments) == 0x081C0000 and max(segments) < 0x081C0000 + 0x40000
+    assert hexfile.read_image(out.with_suffix(".hex"), 0x081C0000, 0x40000) == out.read_bytes()
     # a second deploy into the same file keeps the first container
     r = zephyr_cli("deploy", wasm["sensor.wasm"], "-b", "nucleo_u575zi_q", "-o", out, "--json")
     data = json.loads(r.out)
@@ -79,11 +82,49 @@ def test_replace_drops_previous_images(zephyr_cli, wasm, tmp_path: Path) -> None
 
 def test_overflow_is_one_line_and_writes_nothing(zephyr_cli, wasm, tmp_path: Path) -> None:
     out = tmp_path / "o.bin"
-    r = zephyr_cli("deploy", wasm["hello.wasm"], "-b", "b_u585i_iot02a", "-o", out)  # stock 64 KiB
+    # the stock internal 64 KiB partition with 8 KiB blocks
+    r = zephyr_cli("deploy", wasm["hello.wasm"], "-b", "b_u585i_iot02a", "--medium", "internal", "-o", out)
     assert r.code == 1
     first = r.err.splitlines()[0]
     assert first.startswith("ocre: error: containers do not fit: need ") and "has 65536 bytes" in first
+    assert first.endswith("it holds 0 container(s) of 12015 bytes")  # 8 blocks: dirs take 8
     assert not out.exists() and list(tmp_path.glob("*.tmp")) == []
+
+
+def test_b_u585i_default_storage_holds_several_real_containers(zephyr_cli, examples, tmp_path: Path) -> None:
+    """Issue 11: the default was the internal 64 KiB partition, which held not even hello. The
+    default is now upstream Ocre's: 16 MiB on the OSPI NOR; the HEX leaves erased blocks out."""
+    sources = []
+    for i in range(8):
+        p = tmp_path / f"app{i}.wasm"
+        p.write_bytes(examples["hello"].read_bytes())
+        sources.append(p)
+    out = tmp_path / "out"
+    r = zephyr_cli("deploy", *sources, "-b", "b_u585i_iot02a", "-o", out, "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["geometry"]["address"] == 0x70000000 and len(data["images"]) == 8
+    assert (out / "storage.bin").stat().st_size == 16 * 1024 * 1024
+    segments = hexfile.read_hex(out / "storage.hex")
+    assert sum(len(b) for b in segments.values()) <= data["used_bytes"]  # only blocks in use
+    image = hexfile.read_image(out / "storage.hex", 0x70000000, 16 * 1024 * 1024)
+    assert image == (out / "storage.bin").read_bytes()
+    listed = Partition.from_bytes(image, detect_geometry(image)).images()
+    assert len(listed) == 8
+
+
+def test_deploy_refuses_what_is_not_a_wasm_module(zephyr_cli, tmp_path: Path) -> None:
+    """Issue 11: 300 random bytes went into storage.bin. Every container is checked first."""
+    junk = tmp_path / "junk.wasm"
+    junk.write_bytes(os.urandom(300))
+    out = tmp_path / "out"
+    r = zephyr_cli("deploy", junk, "-b", "mps2/an385", "-o", out)
+    assert r.code == 1 and len(r.err.splitlines()) == 1
+    assert r.err.startswith(f"ocre: error: {junk}: not a wasm module") and not out.exists()
+    fake = tmp_path / "fake.wasm"
+    fake.write_bytes(b"\0asm\x01\0\0\0" + os.urandom(300))  # a header is not enough
+    r = zephyr_cli("deploy", fake, "-b", "mps2/an385", "-o", out)
+    assert r.code == 1 and f"{fake}: not a valid wasm module" in r.err and not out.exists()
 
 
 def test_build_dir_geometry_and_merged_hex(zephyr_cli, wasm, tmp_path: Path) -> None:
@@ -93,7 +134,9 @@ def test_build_dir_geometry_and_merged_hex(zephyr_cli, wasm, tmp_path: Path) -> 
     data = json.loads(r.out)
     assert data["geometry"]["address"] == 0x080F0000 and data["geometry"]["size"] == 0x80000
     merged = hexfile.read_hex(data["files"]["merged.hex"])
-    assert sorted(merged) == [0x08000000, 0x080F0000]
+    assert min(merged) == 0x08000000 and 0x080F0000 in merged  # app, then the storage blocks in use
+    storage = hexfile.read_image(data["files"]["merged.hex"], 0x080F0000, 0x80000)
+    assert storage == Path(data["files"]["storage.bin"]).read_bytes()
 
 
 def test_unknown_board_and_missing_file_are_input_errors(zephyr_cli, tmp_path: Path) -> None:
@@ -179,7 +222,8 @@ def test_qemu_target_and_run_boot_the_deployed_storage(zephyr_cli, wasm, tmp_pat
     r = zephyr_cli("deploy", wasm["hello.wasm"], "-d", b, "--qemu", "--json")
     assert r.code == 0, r.err
     files = json.loads(r.out)["files"]
-    assert hexfile.read_hex(files["storage.hex"]) == {0x0: Path(files["storage.bin"]).read_bytes()}
+    storage = Path(files["storage.bin"]).read_bytes()
+    assert hexfile.read_image(files["storage.hex"], 0x0, len(storage)) == storage
 
 
 def test_linux_target_runs_the_container(examples, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

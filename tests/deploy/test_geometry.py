@@ -93,10 +93,10 @@ def test_reader_keeps_labels_and_delete_node() -> None:
 def test_geometry_from_board_database() -> None:
     from ocre_py.zephyr.boards import get_board
 
-    g = geometry.from_board(get_board("b_u585i_iot02a"))
+    g = geometry.from_board(get_board("b_u585i_iot02a"), medium="internal")
     assert (g.address, g.size, g.erase_block) == (0x080F0000, 0x10000, 8192)
-    ext = geometry.from_board(get_board("b_u585i_iot02a"), medium="external")
-    assert (ext.address, ext.erase_block) == (0x70000000, 4096)
+    ext = geometry.from_board(get_board("b_u585i_iot02a"))  # the default, as upstream Ocre's overlays
+    assert (ext.address, ext.size, ext.erase_block) == (0x70000000, 0x1000000, 4096)
 
 
 @pytest.mark.zephyr

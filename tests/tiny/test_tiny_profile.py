@@ -11,6 +11,8 @@ import pytest
 import wasmtime
 
 from ocre_py.errors import BuildError, DeployError, ImageError
+from ocre_py.image.wamr import TINY
+from ocre_py.image.wasm import scan_code
 from ocre_py.sdk.tiny import TINY_LDFLAGS, build_tiny, tiny_options
 from ocre_py.zephyr import bundle as b
 from ocre_py.zephyr.tiny import QEMU_CORTEX_M3, analyse_module, budget, target_for
@@ -98,8 +100,9 @@ def test_analysis_sees_memory_grow_behind_other_instructions() -> None:
 
 def test_simd_is_refused_for_the_classic_interpreter() -> None:
     wasm = wasmtime.wat2wasm('(module (func (export "_start") (drop (v128.const i32x4 0 0 0 0))))')
-    with pytest.raises(ImageError, match="opcode 0xfd not supported"):
-        analyse_module(bytes(wasm))
+    assert analyse_module(bytes(wasm)).code.proposals == {"simd"}
+    with pytest.raises(ImageError, match=r"uses simd \(firmware built without WAMR_BUILD_SIMD\)"):
+        TINY.require_loadable(scan_code(bytes(wasm)), source="m.wasm")
 
 
 def test_qemu_cortex_m3_budget_with_hello_fits(tiny_containers) -> None:  # type: ignore[no-untyped-def]

@@ -44,7 +44,9 @@ def test_storage_larger_than_the_board_allows():
 
 
 def test_storage_not_a_multiple_of_the_erase_block():
-    budget = estimate_budget(get_board("b_u585i_iot02a"), OcreConfig(storage_size=12 * 1024))
+    budget = estimate_budget(
+        get_board("b_u585i_iot02a"), OcreConfig(storage_size=12 * 1024, storage_medium="internal")
+    )
     assert budget.problems == ["storage 12288 bytes is not a multiple of the 8192-byte erase block"]
 
 
@@ -55,8 +57,11 @@ def test_heap_below_one_wasm_page():
 
 def test_flash_budget_counts_features():
     board = get_board("b_u585i_iot02a")
-    base = estimate_budget(board, OcreConfig())
-    rich = estimate_budget(board, OcreConfig(features={"networking": True, "shell": True, "aot": True}))
+    base = estimate_budget(board, OcreConfig(storage_medium="internal"))
+    rich = estimate_budget(
+        board,
+        OcreConfig(storage_medium="internal", features={"networking": True, "shell": True, "aot": True}),
+    )
     assert rich.rom_total > base.rom_total and {"networking", "shell", "wamr-aot"} <= set(rich.rom_items)
     assert base.rom_capacity == 0xF0000, "code must end where the storage partition starts"
 

@@ -62,7 +62,7 @@ static void pool_report(const char *when)
 /* Run one validated entry; returns its exit status, or a negative value if it could not start. */
 static int run_entry(const struct ocre_bundle_entry *e)
 {
-    char err[96];
+    char err[256]; /* WAMR's load errors run past 128 characters (e.g. the reference-types one) */
     uint8_t *copy;
     wasm_module_t module = NULL;
     wasm_module_inst_t inst = NULL;

@@ -20,6 +20,27 @@ set(OCRE_TINY_BUNDLE_ADDR_qemu_cortex_m3 0x30000)
 
 macro(ocre_tiny_pre)
   set(CONF_FILE ${OCRE_TINY_DIR}/tiny.conf)
+  # WAMR only: every workspace module except the Ocre core (its CMake builds the core and vmlib
+  # unconditionally, and vmlib needs littlefs). An explicit -DZEPHYR_MODULES is left as given.
+  if(NOT DEFINED ZEPHYR_MODULES AND NOT DEFINED ENV{ZEPHYR_MODULES} AND DEFINED ENV{ZEPHYR_BASE})
+    if(WEST_PYTHON)
+      set(_ocre_py ${WEST_PYTHON})
+    else()
+      find_program(_ocre_py NAMES python3 python REQUIRED)
+    endif()
+    execute_process(
+      COMMAND ${_ocre_py} ${OCRE_TINY_DIR}/modules.py $ENV{ZEPHYR_BASE}
+      OUTPUT_VARIABLE _ocre_modules RESULT_VARIABLE _ocre_rc ERROR_VARIABLE _ocre_err
+      OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT _ocre_rc EQUAL 0)
+      message(FATAL_ERROR "Ocre tiny: listing the Zephyr modules failed: ${_ocre_err}")
+    endif()
+    string(FIND "${_ocre_modules}" "\n" _ocre_nl)
+    string(SUBSTRING "${_ocre_modules}" 0 ${_ocre_nl} _ocre_keep)
+    math(EXPR _ocre_nl "${_ocre_nl} + 1")
+    string(SUBSTRING "${_ocre_modules}" ${_ocre_nl} -1 OCRE_TINY_OCRE_MODULE_DIR)
+    set(ZEPHYR_MODULES ${_ocre_keep})
+  endif()
   string(REPLACE "/" "_" _ocre_board "${BOARD}")
   if(EXISTS ${OCRE_TINY_DIR}/boards/${_ocre_board}.overlay)
     list(APPEND EXTRA_DTC_OVERLAY_FILE ${OCRE_TINY_DIR}/boards/${_ocre_board}.overlay)
@@ -42,8 +63,11 @@ macro(ocre_tiny_app)
   if(NOT WAMR_ROOT_DIR)
     if(DEFINED ZEPHYR_WASM_MICRO_RUNTIME_MODULE_DIR)
       set(WAMR_ROOT_DIR ${ZEPHYR_WASM_MICRO_RUNTIME_MODULE_DIR})
+    elseif(OCRE_TINY_OCRE_MODULE_DIR AND EXISTS ${OCRE_TINY_OCRE_MODULE_DIR}/wasm-micro-runtime)
+      # this repository's west.yml: ocre-runtime carries WAMR as a submodule (only WAMR is used;
+      # ocre_tiny_pre() left the module itself out of the build)
+      set(WAMR_ROOT_DIR ${OCRE_TINY_OCRE_MODULE_DIR}/wasm-micro-runtime)
     elseif(DEFINED ZEPHYR_OCRE_MODULE_DIR AND EXISTS ${ZEPHYR_OCRE_MODULE_DIR}/wasm-micro-runtime)
-      # this repository's west.yml: ocre-runtime carries WAMR as a submodule (only WAMR is used)
       set(WAMR_ROOT_DIR ${ZEPHYR_OCRE_MODULE_DIR}/wasm-micro-runtime)
     else()
       message(FATAL_ERROR "Ocre tiny: set -DWAMR_ROOT_DIR=<wasm-micro-runtime checkout> (WAMR 2.4.x)")
@@ -66,9 +90,23 @@ macro(ocre_tiny_app)
   set(WAMR_BUILD_SHARED_MEMORY 0)
   set(WAMR_BUILD_SIMD 0)
   set(WAMR_BUILD_REF_TYPES 0)
+  # clang/wasm-ld pad call_indirect's table index to 5 bytes unless linked with
+  # --compress-relocations; without this WAMR's loader refuses such modules ("zero byte expected").
+  set(WAMR_BUILD_CALL_INDIRECT_OVERLONG 1)
   set(WAMR_BUILD_SHRUNK_MEMORY 1)    # shrink 1-page modules to __heap_base (wasm_loader.c)
   set(WAMR_BUILD_GLOBAL_HEAP_POOL 0) # we pass our own pool to wasm_runtime_full_init
   include(${WAMR_ROOT_DIR}/build-scripts/runtime_lib.cmake)
+  # What this firmware's loader accepts, for 'west ocre deploy -d BUILD' (ocre_py/image/wamr.py):
+  # it refuses, before flashing, modules this WAMR would refuse on the board.
+  set(_ocre_wamr_options)
+  foreach(_opt REF_TYPES BULK_MEMORY SIMD SHARED_MEMORY TAIL_CALL EXCE_HANDLING GC CALL_INDIRECT_OVERLONG)
+    if(WAMR_BUILD_${_opt})
+      list(APPEND _ocre_wamr_options "WAMR_BUILD_${_opt}=${WAMR_BUILD_${_opt}}")
+    else()
+      list(APPEND _ocre_wamr_options "WAMR_BUILD_${_opt}=0")
+    endif()
+  endforeach()
+  set(OCRE_WAMR_OPTIONS "${_ocre_wamr_options}" CACHE INTERNAL "WAMR options of the tiny firmware")
 
   if(NOT OCRE_TINY_POOL_SIZE)
     set(OCRE_TINY_POOL_SIZE 52224)
@@ -89,6 +127,10 @@ macro(ocre_tiny_app)
                                            OCRE_TINY_BUNDLE_SIZE=${OCRE_TINY_BUNDLE_SIZE})
   endif()
   target_compile_options(app PRIVATE -Wno-type-limits)
+  # WAMR is third-party code: its warnings (e.g. wasm_loader.c's unused 'frame_ref_before_pop'
+  # when FAST_INTERP=0) are shown but must not fail a -Werror build such as Twister's. Source
+  # properties come after the target's options on the command line, so -Wno-error wins.
+  set_source_files_properties(${WAMR_RUNTIME_LIB_SOURCE} PROPERTIES COMPILE_OPTIONS "-Wno-error")
 
   # The default bundle (hello, argv "tiny") for `west build -t run` and Twister, packed by the
   # toolkit in the Python that runs west (pip install -e <ocre toolkit>).
