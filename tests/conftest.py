@@ -121,3 +121,17 @@ def padded_module(size: int) -> bytes:
 
     payload = b"\x04pad" + os.urandom(size)
     return b"\0asm\x01\0\0\0" + b"\x00" + uleb(len(payload)) + payload
+
+
+#: Include directories of upstream Ocre's public API in an ocre-runtime checkout.
+OCRE_INCLUDES = ("src/ocre/include", "src/runtime/include", "src/common/include")
+
+
+def ocre_runtime_dir() -> Path:
+    """``$OCRE_RUNTIME_DIR`` (an ocre-runtime checkout at the pinned commit), or a visible skip."""
+    root = os.environ.get("OCRE_RUNTIME_DIR")
+    if not root or not (Path(root) / "src" / "ocre" / "include" / "ocre" / "ocre.h").is_file():
+        pytest.skip(
+            "needs OCRE_RUNTIME_DIR: an ocre-runtime checkout (docs/zephyr.md, verifying the firmware)"
+        )
+    return Path(root)

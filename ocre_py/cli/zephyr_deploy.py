@@ -66,11 +66,6 @@ def _request(args: argparse.Namespace):
     from ocre_py.zephyr.deploy import DeployRequest
 
     tiny = getattr(args, "profile", "full") == "tiny"
-    qemu = args.qemu
-    if tiny and args.board and not (args.output or args.native_sim or qemu):
-        from ocre_py.zephyr.build import lookup_board
-
-        qemu = lookup_board(args.board).type == "qemu"  # a QEMU board is "deployed" as files for run
     return DeployRequest(
         sources=list(args.images),
         name=args.name,
@@ -81,7 +76,7 @@ def _request(args: argparse.Namespace):
         replace=args.replace,
         board=args.board,
         build_dir=args.build_dir,
-        qemu=qemu,
+        qemu=args.qemu,
         native_sim=args.native_sim,
         output=args.output,
         merged=args.merged,

@@ -10,7 +10,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "footprint",
         help="ROM and RAM by component (WAMR, Ocre, kernel, libc, drivers, app, containers)",
-        description="Attribute the firmware ELF's symbols and sections to components (pyelftools).",
+        description="In a workspace, Zephyr's own size report (west build -t rom_report/ram_report) "
+        "grouped by component; else the ELF's symbols and sections attributed by name (pyelftools).",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("-d", "--build-dir", default="build", help="build directory (default: build)")
@@ -24,10 +25,11 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ocre_py.cli.output import print_json, print_table
-    from ocre_py.zephyr.footprint import analyze_elf, find_elf
+    from ocre_py.zephyr.footprint import footprint
 
-    elf = Path(args.elf) if args.elf else find_elf(Path(args.build_dir))
-    fp = analyze_elf(elf)
+    fp = footprint(Path(args.build_dir), elf=Path(args.elf) if args.elf else None)
+    if fp.note:
+        sys.stderr.write(f"note: {fp.note}\n")
     if args.png:
         from ocre_py.zephyr.chart import write_footprint_png
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         ram_pct = f"{100 * size.ram / fp.ram_total:.1f}%" if fp.ram_total else "-"
         rows.append([name, size.rom, rom_pct, size.ram, ram_pct])
     rows.append(["total", fp.rom_total, "", fp.ram_total, ""])
-    sys.stdout.write(f"{elf}\n")
+    sys.stdout.write(f"{fp.elf} ({fp.source})\n")
     print_table(["COMPONENT", "ROM", "ROM%", "RAM", "RAM%"], rows)
     if args.png:
         sys.stdout.write(f"chart: {args.png}\n")

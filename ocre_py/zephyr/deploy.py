@@ -642,7 +642,9 @@ TARGETS: dict[str, type[DeployTarget]] = {
 
 
 def choose_target(req: DeployRequest) -> str:
-    """Precedence: ``-o`` → files, ``--qemu``, ``--native-sim``, ``-b``/``-d`` → device, else linux."""
+    """Precedence: ``-o`` → files, ``--qemu``, ``--native-sim``, ``-b``/``-d`` → the board's kind
+    (a QEMU board gets the files ``run`` boots, native_sim its flash file, a real board is flashed),
+    else linux. The board of ``-d`` alone is the one its CMake cache recorded."""
     if req.qemu and req.native_sim:
         raise InvalidInput.field(None, "target", "--qemu --native-sim", "one of them")
     if req.output is not None and not (req.qemu or req.native_sim):
@@ -652,8 +654,21 @@ def choose_target(req: DeployRequest) -> str:
     if req.native_sim:
         return "native_sim"
     if req.board or req.build_dir:
-        return "device"
+        name = req.board or (_build_board(req.build_dir) if req.build_dir else None)
+        kind = _board_kind(name) if name else None
+        return {"qemu": "qemu", "native": "native_sim"}.get(kind or "", "device")
     return "linux"
+
+
+def _board_kind(target: str) -> str | None:
+    """``qemu``, ``native`` or ``mcu`` for a board target in the database, None for one it lacks."""
+    from ocre_py.errors import NotFound
+    from ocre_py.zephyr.build import lookup_board
+
+    try:
+        return lookup_board(target.split("@")[0]).type
+    except NotFound:
+        return None
 
 
 def deploy(req: DeployRequest, *, progress: Progress | None = None, **kw: Any) -> DeployResult:

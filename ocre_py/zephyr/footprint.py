@@ -1,5 +1,8 @@
 """ROM and RAM of a firmware ELF by component (WAMR, Ocre core, kernel, libc, drivers, app...).
 
+In a workspace, Zephyr's own size report is preferred (:mod:`ocre_py.zephyr.size_report`,
+:func:`footprint`); this module's attribution is the fallback and the ``--elf`` path.
+
 Reads the symbol table and section headers with pyelftools; no Zephyr tree, no DWARF (fast, works
 on stripped-of-debug builds). A symbol's bytes count as ROM when its section is allocated and
 read-only, RAM when writable and NOBITS (``.bss``, ``.noinit``), both when writable with contents
@@ -96,6 +99,10 @@ class Footprint:
     """Sizes by component for one ELF; ``unattributed`` holds section bytes no symbol covers."""
 
     elf: str
+    #: where the attribution came from: "zephyr size_report" (DWARF source paths) or "symbols"
+    source: str = "symbols"
+    #: why the preferred source was not used, when it was not (``footprint`` prints it)
+    note: str | None = None
     components: dict[str, ComponentSize] = field(
         default_factory=lambda: {c: ComponentSize() for c in COMPONENTS}
     )
@@ -112,6 +119,8 @@ class Footprint:
     def to_dict(self) -> dict[str, object]:
         return {
             "elf": self.elf,
+            "source": self.source,
+            "note": self.note,
             "components": {k: {"rom": v.rom, "ram": v.ram} for k, v in self.components.items()},
             "unattributed": {"rom": self.unattributed.rom, "ram": self.unattributed.ram},
             "rom_total": self.rom_total,
@@ -212,4 +221,24 @@ def analyze_elf(path: Path) -> Footprint:
                 fp.unattributed.rom += rest
             if ram:
                 fp.unattributed.ram += rest
+    return fp
+
+
+def footprint(build_dir: Path, *, elf: Path | None = None) -> Footprint:
+    """The footprint of a build: Zephyr's size report when it can be made (a workspace), else the
+    symbol attribution of :func:`analyze_elf` with the reason in ``note``. ``elf`` skips the report."""
+    if elf is not None:
+        return analyze_elf(elf)
+    from ocre_py.zephyr import size_report
+
+    path = find_elf(build_dir)
+    app_dir = path.parent.parent
+    why = size_report.make_reports(app_dir)
+    fp = size_report.from_reports(app_dir, str(path)) if why is None else None
+    if fp is not None:
+        return fp
+    fp = analyze_elf(path)
+    fp.note = (
+        f"Zephyr's size report not used: {why or 'rom.json/ram.json missing'}; attributed by symbol names"
+    )
     return fp

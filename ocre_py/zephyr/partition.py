@@ -249,6 +249,25 @@ class Partition:
             raise self._corrupt(exc) from None
         return out
 
+    def extract(self, dest: str | os.PathLike[str]) -> list[Path]:
+        """Copy the Ocre working directory (``ocre/`` in the volume) into ``dest``, as the firmware
+        sees it: for host-side runs of the firmware glue against Ocre's POSIX build (docs/zephyr.md)."""
+        from littlefs import LittleFSError
+
+        out, root = [], Path(dest)
+        try:
+            for top, dirs, files in self._fs.walk(ROOT):
+                rel = Path(posixpath.relpath(top, ROOT))
+                for d in dirs:
+                    (root / rel / d).mkdir(parents=True, exist_ok=True)
+                for f in files:
+                    with self._fs.open(posixpath.join(top, f), "rb") as fh:
+                        atomic_write(root / rel / f, fh.read())
+                    out.append(root / rel / f)
+        except (LittleFSError, OSError) as exc:
+            raise self._corrupt(exc) from None
+        return out
+
     @property
     def used_bytes(self) -> int:
         return int(self._fs.used_block_count) * self.geometry.erase_block

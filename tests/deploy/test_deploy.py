@@ -354,3 +354,22 @@ def test_full_rewrites_every_block(wasm, tmp_path: Path) -> None:
     assert again.flash["blocks_changed"] == 0
     req.full = True
     assert dep.deploy(req, device=FakeFlashFrom(dev)).flash["blocks_changed"] == 64
+
+
+@pytest.mark.parametrize(
+    ("dts", "board", "target"),
+    [
+        ("mps2_simflash.dts", "mps2/an385", "qemu"),
+        ("native_sim.dts", "native_sim/native/64", "native_sim"),
+        ("b_u585i_mapped.dts", "b_u585i_iot02a", "device"),
+    ],
+)
+def test_build_dir_alone_picks_the_target_of_its_board(
+    tmp_path: Path, dts: str, board: str, target: str
+) -> None:
+    """Found on a real Zephyr: `west ocre deploy x.wasm -d build` of a QEMU build tried to flash a
+    probe; only `-b qemu_cortex_m3` gave the files `run` boots. The build's board decides now."""
+    b = fake_build(tmp_path, dts, board)
+    assert dep.choose_target(dep.DeployRequest(sources=[], build_dir=b)) == target
+    assert dep.choose_target(dep.DeployRequest(sources=[], board=board)) == target
+    assert dep.choose_target(dep.DeployRequest(sources=[], board=board, output=tmp_path)) == "files"

@@ -10,7 +10,7 @@ import pytest
 from ocre_py.errors import InvalidInput
 from ocre_py.zephyr import autostart
 from ocre_py.zephyr.autostart import AutostartEntry
-from tests.conftest import require_program
+from tests.conftest import OCRE_INCLUDES, ocre_runtime_dir, require_program
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRIES = [
@@ -110,6 +110,7 @@ def test_c_parser_reads_what_python_writes(c_parser: Path, tmp_path: Path):
         ("ocre-autostart 1\nonly-two\tfields\n", "error -22 line 2"),
         ("ocre-autostart 1\na\ta.wasm\tsuspended\n", "error -22 line 2"),
         ("ocre-autostart 1\n" + "".join(f"c{i}\tc.wasm\t-\n" for i in range(9)), "error -7 line 10"),
+        ("ocre-autostart 1\n" + "#" * 5000 + "\n", "error -27 line 0"),  # -EFBIG: the file, no line
     ],
 )
 def test_c_parser_refuses_bad_files(c_parser: Path, tmp_path: Path, text: str, expected: str):
@@ -161,4 +162,15 @@ def test_main_c_compiles_against_the_ocre_api(tmp_path: Path):
     (tmp_path / "ocre" / "ocre.h").write_text(OCRE_API_STUB)
     src = REPO / "zephyr_app" / "src"
     subprocess.run([cc, "-std=c17", "-Wall", "-Wextra", "-Werror", f"-I{tmp_path}", f"-I{src}", "-c",
+                    str(src / "main.c"), "-o", str(tmp_path / "main.o")], check=True)  # fmt: skip
+
+
+def test_main_c_compiles_against_the_pinned_ocre_headers(tmp_path: Path):
+    """The stub above cannot notice a change in the real API: with ocre-runtime at hand, compile
+    against its headers (tests/zephyr/test_glue_on_ocre_posix.py also links and runs the glue)."""
+    root = ocre_runtime_dir()
+    cc = require_program("gcc")
+    src = REPO / "zephyr_app" / "src"
+    includes = [f"-I{root / i}" for i in OCRE_INCLUDES]
+    subprocess.run([cc, "-std=gnu99", "-Wall", "-Wextra", "-Werror", *includes, f"-I{src}", "-c",
                     str(src / "main.c"), "-o", str(tmp_path / "main.o")], check=True)  # fmt: skip

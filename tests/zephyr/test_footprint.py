@@ -118,3 +118,68 @@ def test_missing_build_dir_is_one_line(ocre_cli, tmp_path: Path):
 )  # fmt: skip
 def test_classification_rules(name: str, component: str):
     assert classify(name) == component
+
+
+def _report(total: int, tree: list[dict[str, object]]) -> str:
+    """A report in size_report's format (DictExporter of its anytree: name, size, identifier, children)."""
+    size = sum(int(n["size"]) for n in tree)  # type: ignore[call-overload]
+    hidden = {"name": "(hidden)", "identifier": "(hidden)", "size": total - size}
+    return json.dumps({"symbols": {"name": "Root", "identifier": "root", "size": total,
+                                   "children": [*tree, hidden]}, "total_size": total})  # fmt: skip
+
+
+def _node(path: str, size: int) -> dict[str, object]:
+    """Nested nodes down to a leaf, identifiers as size_report builds them (cumulative paths)."""
+    parts = path.split("/")
+    leaf: dict[str, object] = {"name": parts[-1], "identifier": path, "size": size}
+    for i in range(len(parts) - 1, 0, -1):
+        leaf = {"name": parts[i - 1], "identifier": "/".join(parts[:i]), "size": size, "children": [leaf]}
+    return leaf
+
+
+def test_zephyr_size_report_is_grouped_by_source_path(arm_elf: Path, tmp_path: Path, ocre_cli, monkeypatch):
+    """In a workspace `footprint` prefers Zephyr's rom.json/ram.json (issue 11): source paths from
+    DWARF decide the component; the (hidden) bytes are unattributed; names are the fallback."""
+    from ocre_py.zephyr import size_report
+
+    b = tmp_path / "build"
+    (b / "zephyr").mkdir(parents=True)
+    (b / "zephyr" / "zephyr.elf").write_bytes(arm_elf.read_bytes())
+    (b / "CMakeCache.txt").write_text("ZEPHYR_TOOLCHAIN_VARIANT:STRING=gnuarmemb\n")
+    wamr = "modules/lib/ocre-runtime/wasm-micro-runtime/core/iwasm/interpreter/wasm_loader.c/wasm_loader_load"
+    rom = [
+        {"name": "WORKSPACE", "identifier": "/ws", "size": 4500,
+         "children": [_node(wamr, 4000), _node("ocre-toolkit/zephyr_app/src/main.c/main", 500)]},
+        {"name": "ZEPHYR_BASE", "identifier": "/ws/zephyr", "size": 1300,
+         "children": [_node("kernel/sched.c/z_ready_thread", 1000), _node("lib/libc/minimal/string.c/memcpy", 300)]},
+        {"name": "(no paths)", "identifier": ":", "size": 40, "children": [_node("k_sys_work_q", 40)]},
+    ]  # fmt: skip
+    ram = [_node("WORKSPACE/modules/lib/ocre-runtime/wasm-micro-runtime/x.c/pool", 2048)]
+    (b / "rom.json").write_text(_report(6000, rom))
+    (b / "ram.json").write_text(_report(2100, ram))
+    monkeypatch.setattr(size_report, "make_reports", lambda build_dir: None)  # no Zephyr tree here
+    r = ocre_cli("zephyr", "footprint", "-d", str(b), "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["source"] == "zephyr size_report" and data["note"] is None
+    c = data["components"]
+    assert (c["wamr"], c["app"], c["kernel"], c["libc"]) == (
+        {"rom": 4000, "ram": 2048}, {"rom": 500, "ram": 0}, {"rom": 1040, "ram": 0}, {"rom": 300, "ram": 0},
+    )  # fmt: skip
+    assert data["unattributed"] == {"rom": 160, "ram": 52} and (data["rom_total"], data["ram_total"]) == (
+        6000,
+        2100,
+    )
+
+
+def test_footprint_falls_back_to_symbols_and_says_why(arm_elf: Path, tmp_path: Path, ocre_cli, monkeypatch):
+    monkeypatch.delenv("ZEPHYR_BASE", raising=False)
+    b = tmp_path / "build"
+    (b / "zephyr").mkdir(parents=True)
+    (b / "zephyr" / "zephyr.elf").write_bytes(arm_elf.read_bytes())
+    r = ocre_cli("zephyr", "footprint", "-d", str(b))
+    assert r.code == 0, r.err
+    assert "(symbols)" in r.out.splitlines()[0]
+    assert r.err.strip() == (
+        "note: Zephyr's size report not used: no Zephyr tree (ZEPHYR_BASE unset); attributed by symbol names"
+    )

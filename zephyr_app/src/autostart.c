@@ -181,7 +181,7 @@ int autostart_load(const char *path, struct autostart_list *list, int *bad_line)
 
 	if (total == AUTOSTART_MAX_FILE && read(fd, &extra, 1) == 1) {
 		close(fd);
-		return -E2BIG;
+		return -EFBIG; /* the whole file, not a line: no line number */
 	}
 	close(fd);
 	list->buffer[total] = '\0';

@@ -49,7 +49,10 @@ struct autostart_list {
  */
 int autostart_parse(char *text, struct autostart_list *list, int *bad_line);
 
-/* Read and parse the file at path into list. Returns 0, -ENOENT if absent, or a negative errno. */
+/*
+ * Read and parse the file at path into list. Returns 0, -ENOENT if absent, -EFBIG if larger than
+ * AUTOSTART_MAX_FILE (*bad_line stays 0), a parse error as above, or another negative errno.
+ */
 int autostart_load(const char *path, struct autostart_list *list, int *bad_line);
 
 #endif /* OCRE_APP_AUTOSTART_H */
