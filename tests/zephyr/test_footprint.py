@@ -151,7 +151,8 @@ def test_zephyr_size_report_is_grouped_by_source_path(arm_elf: Path, tmp_path: P
         {"name": "WORKSPACE", "identifier": "/ws", "size": 4500,
          "children": [_node(wamr, 4000), _node("ocre-toolkit/zephyr_app/src/main.c/main", 500)]},
         {"name": "ZEPHYR_BASE", "identifier": "/ws/zephyr", "size": 1300,
-         "children": [_node("kernel/sched.c/z_ready_thread", 1000), _node("lib/libc/minimal/string.c/memcpy", 300)]},
+         "children": [_node("kernel/sched.c/z_ready_thread", 1000),
+                      _node("lib/libc/minimal/string.c/memcpy", 300)]},
         {"name": "(no paths)", "identifier": ":", "size": 40, "children": [_node("k_sys_work_q", 40)]},
     ]  # fmt: skip
     ram = [_node("WORKSPACE/modules/lib/ocre-runtime/wasm-micro-runtime/x.c/pool", 2048)]

@@ -32,9 +32,9 @@ def test_min_ram_admits_integration_platforms_and_refuses_64k():
 
 
 def _printed_lines() -> list[str]:
-    """main.c's printf formats, filled with plausible values."""
+    """main.c's status-line formats (its say() calls), filled with plausible values."""
     text = (APP / "src" / "main.c").read_text()
-    formats = re.findall(r'printf\("((?:[^"\\]|\\.)*)\\n"', text)
+    formats = re.findall(r'say\("((?:[^"\\]|\\.)*)\\n"', text)
     values = {"%s": "hello", "%d": "0"}
     lines = []
     for fmt in formats:
