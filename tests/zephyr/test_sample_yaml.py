@@ -39,6 +39,7 @@ def _printed_lines() -> list[str]:
     lines = []
     for fmt in formats:
         line = re.sub(r"%[sd]", lambda m: values[m.group(0)], fmt)
+        line = line.replace("container hello hello with", "container hello stopped with")  # state name
         lines.append(line.replace("context ready on hello", "context ready on /lfs/ocre"))
     return lines
 
