@@ -18,7 +18,7 @@ from ocre_py.errors import InvalidInput
 from ocre_py.image import mediatypes as mt
 from ocre_py.image.manifest import Descriptor, manifest_bytes
 from ocre_py.image.ocre_yaml import ContainerSpec, load_spec
-from ocre_py.image.profiles import check_memory, check_module, profile, required_features
+from ocre_py.image.profiles import check_code, check_memory, check_module, profile, required_features
 from ocre_py.image.reference import parse_reference
 from ocre_py.image.store import ImageStore, config_blob
 from ocre_py.image.wasm import is_aot, parse_module
@@ -73,7 +73,9 @@ def image_config(data: bytes, options: ImageOptions, *, source: str) -> tuple[di
             config["memory"]["limit"] = options.memory
         return config, mt.OCRE_LAYER_AOT
     module = parse_module(data, source=source)
-    check_module(module, profile(options.target, features=list(options.features) or None), source=source)
+    target = profile(options.target, features=list(options.features) or None)
+    check_module(module, target, source=source)
+    check_code(data, target, source=source)
     if options.ram_budget is not None:
         check_memory(module, options.ram_budget, source=source)
     memory: dict[str, Any] = {"imported": module.memory_imported}

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ocre_py.errors import ImageError, InvalidInput
-from ocre_py.image.wasm import WasmModule
+from ocre_py.image.wamr import OCRE_CORE
+from ocre_py.image.wasm import WasmModule, scan_code
 
 # Gate letters of the spec, spelled as the feature names users see.
 ALWAYS, EVENTS = "always", "events"
@@ -144,3 +145,10 @@ def check_memory(module: WasmModule, budget: int, *, source: str) -> None:
             f"{source}: needs {need} bytes of linear memory at start, more than the RAM budget of {budget}",
             hint="lower the module's initial memory (--initial-memory) or raise the budget",
         )
+
+
+def check_code(data: bytes, target: Profile, *, source: str) -> None:
+    """A Zephyr target also needs a module the Ocre core's WAMR loads (no SIMD, threads...):
+    raise :class:`ImageError` naming the WAMR option otherwise. Linux (wasmtime) loads them all."""
+    if target.name.startswith("zephyr"):
+        OCRE_CORE.require_loadable(scan_code(data, source=source), source=source)

@@ -12,7 +12,7 @@ from ocre_py.errors import ImageError
 from ocre_py.image import mediatypes as mt
 from ocre_py.image.digests import verify
 from ocre_py.image.manifest import Manifest, parse_config, parse_manifest
-from ocre_py.image.profiles import check_memory, check_module, profile
+from ocre_py.image.profiles import check_code, check_memory, check_module, profile
 from ocre_py.image.wasm import parse_module
 
 
@@ -53,6 +53,7 @@ def check_image(image: ImageBlobs, checks: Checks, *, source: str) -> Manifest:
         if checks.target:
             target = profile(checks.target, features=list(checks.features) or None)
             check_module(module, target, source=source)
+            check_code(layer, target, source=source)
         if checks.ram_budget is not None:
             check_memory(module, checks.ram_budget, source=source)
     for sig in image.signatures:

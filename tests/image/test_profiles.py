@@ -94,3 +94,23 @@ def test_memory_budget(module: WasmModule) -> None:
 def test_bad_targets_are_invalid_input(target: str) -> None:
     with pytest.raises(InvalidInput):
         profile(target)
+
+
+def test_zephyr_target_refuses_what_the_ocre_core_wamr_cannot_load(tmp_path, ocre_cli) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11: an image for a Zephyr target is checked against the Ocre core's WAMR options too
+    (reference types and overlong indexes: yes; SIMD: no), not only its imports."""
+    from ocre_py.image.wamr import OCRE_CORE
+    from ocre_py.image.wasm import scan_code
+
+    simd = bytes(wasmtime.wat2wasm('(module (func (export "_start") (drop (v128.const i32x4 0 0 0 0))))'))
+    refs = bytes(
+        wasmtime.wat2wasm('(module (table 1 funcref) (func (export "_start") (drop (table.size 0))))')
+    )
+    with pytest.raises(ImageError, match=r"uses simd \(firmware built without WAMR_BUILD_SIMD\)"):
+        OCRE_CORE.require_loadable(scan_code(simd), source="simd.wasm")
+    assert scan_code(refs).proposals == {"reference-types"} and OCRE_CORE.problems(scan_code(refs)) == []
+    (tmp_path / "simd.wasm").write_bytes(simd)
+    r = ocre_cli("image", "build", "-t", "simd:1", "--target", "zephyr", str(tmp_path / "simd.wasm"))
+    assert r.code != 0 and "WAMR of the Ocre core" in r.err and "WAMR_BUILD_SIMD" in r.err
+    r = ocre_cli("image", "build", "-t", "simd:1", "--target", "linux", str(tmp_path / "simd.wasm"))
+    assert r.code == 0, r.err  # wasmtime runs SIMD
