@@ -62,6 +62,7 @@ class DeployRequest:
     medium: str | None = None
     format: str = "littlefs"
     dry_run: bool = False
+    require_signature: bool = False  # or the workdir's trust policy (ocre_py.image.trust)
 
 
 @dataclass
@@ -162,21 +163,27 @@ def get_format(name: str) -> StorageFormat:
 # --------------------------------------------------------------------------------------------------
 # Shared steps
 # --------------------------------------------------------------------------------------------------
-def resolve_sources(sources: Sequence[str]) -> list[SourceImage]:
-    """``.wasm`` files as they are; anything else is an image reference in the local image store."""
+def resolve_sources(sources: Sequence[str], *, require_signature: bool = False) -> list[SourceImage]:
+    """``.wasm`` files as they are; anything else is an image reference in the local image store.
+
+    With ``require_signature`` (or the workdir's trust policy) only signed store images pass.
+    """
+    from ocre_py.image.trust import effective_policy, refuse_unsigned_file
+
     if not sources:
         raise InvalidInput.field(None, "IMAGE", "", "at least one image or .wasm file")
     out: list[SourceImage] = []
     for src in sources:
         path = Path(src)
         if path.is_file():
+            refuse_unsigned_file(src, effective_policy(require_signature))
             out.append(SourceImage(path.name.lower(), path))
             continue
         if src.endswith((".wasm", ".aot")):
             raise InvalidInput.field(None, "IMAGE", src, "an existing .wasm file or an image reference")
         from ocre_py.image.runnable import resolve_runnable
 
-        image = resolve_runnable(src)
+        image = resolve_runnable(src, require_signature=require_signature)
         out.append(SourceImage(image.name, Path(image.wasm_path)))
     names = [s.image_name for s in out]
     dupes = {n for n in names if names.count(n) > 1}
@@ -312,7 +319,7 @@ def pack_partition(
 
     if req.name and len(req.sources) > 1:
         raise InvalidInput.field(None, "-n", req.name, "one IMAGE (a name names one container)")
-    sources = resolve_sources(req.sources)
+    sources = resolve_sources(req.sources, require_signature=req.require_signature)
     geometry = resolve_geometry(req)
     fmt = get_format(req.format)
     previous = previous_data
@@ -559,7 +566,7 @@ class LinuxTarget(DeployTarget):
 
         if req.name and len(req.sources) > 1:
             raise InvalidInput.field(None, "-n", req.name, "one IMAGE (a name names one container)")
-        sources = resolve_sources(req.sources)
+        sources = resolve_sources(req.sources, require_signature=req.require_signature)
         result = DeployResult(target="linux")
         with Runtime(exclusive=False) as runtime:
             for s in sources:
