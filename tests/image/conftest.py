@@ -183,3 +183,16 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[R
     work = tmp_path_factory.mktemp("registry-token")
     with TokenServer(work, USER, PASSWORD) as tokens, run_registry(work, tokens.auth_yaml()) as server:
         yield server, tokens
+
+
+@pytest.fixture(scope="session")
+def far_realm_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RegistryServer, object]]:
+    """A token registry at 127.0.0.1 whose plain-HTTP realm names another host (``localhost``)."""
+    from tests.image.token_server import TokenServer
+
+    work = tmp_path_factory.mktemp("registry-far-realm")
+    with (
+        TokenServer(work, USER, PASSWORD, realm_host="localhost") as tokens,
+        run_registry(work, tokens.auth_yaml()) as server,
+    ):
+        yield server, tokens
