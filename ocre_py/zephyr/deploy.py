@@ -17,6 +17,7 @@ Files a partition deploy writes (all atomically) into ``<build>/ocre/`` (or ``-o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from ocre_py.errors import BoardError, DeployError, InvalidInput
-from ocre_py.fsutil import atomic_write
+from ocre_py.fsutil import atomic_write, atomic_write_many, file_lock
 from ocre_py.zephyr import autostart
 from ocre_py.zephyr.geometry import Geometry
 
@@ -322,38 +323,44 @@ def pack_partition(
     sources = resolve_sources(req.sources, require_signature=req.require_signature)
     geometry = resolve_geometry(req)
     fmt = get_format(req.format)
-    previous = previous_data
-    if previous is None and previous_path is not None and previous_path.is_file():
-        previous = previous_path.read_bytes()
-    if req.replace:
-        previous = None
-    if previous is not None and len(previous) != geometry.size:
-        raise DeployError(
-            f"{previous_path}: {len(previous)} bytes, but the partition is now {geometry.size} bytes",
-            hint="the partition changed size: deploy with --replace to start a fresh image",
-        )
-    images = {s.image_name: s.path.read_bytes() for s in sources}
-    data, used = fmt.pack(
-        images,
-        geometry,
-        previous=previous,
-        replace=req.replace,
-        entries=autostart_entries(req, sources),
-        progress=progress,
-    )
     bin_path, hex_path, merged_path = _output_paths(req)
-    result = DeployResult(target="files", geometry=geometry.to_dict(), used_bytes=used)
-    result.images = fmt.list(data, geometry, source=str(bin_path))
-    if not req.dry_run:
-        atomic_write(bin_path, data)
-        result.files["storage.bin"] = str(bin_path)
-        if geometry.load_address is not None:
-            hexfile.write_hex(hex_path, data, geometry.address)
-            result.files["storage.hex"] = str(hex_path)
-        app_hex = _zephyr_hex(req)
-        if app_hex is not None:
-            hexfile.merge_hex(merged_path, app_hex, data, geometry.address)
-            result.files["merged.hex"] = str(merged_path)
+    # Read the previous image and write the new one under one lock: two deploys to the same output
+    # serialise instead of each packing on the same base and one update being lost.
+    lock = (
+        contextlib.nullcontext() if req.dry_run else file_lock(bin_path.with_name(f".{bin_path.name}.lock"))
+    )
+    with lock:
+        previous = previous_data
+        if previous is None and previous_path is not None and previous_path.is_file():
+            previous = previous_path.read_bytes()
+        if req.replace:
+            previous = None
+        if previous is not None and len(previous) != geometry.size:
+            raise DeployError(
+                f"{previous_path}: {len(previous)} bytes, but the partition is now {geometry.size} bytes",
+                hint="the partition changed size: deploy with --replace to start a fresh image",
+            )
+        images = {s.image_name: s.path.read_bytes() for s in sources}
+        data, used = fmt.pack(
+            images,
+            geometry,
+            previous=previous,
+            replace=req.replace,
+            entries=autostart_entries(req, sources),
+            progress=progress,
+        )
+        result = DeployResult(target="files", geometry=geometry.to_dict(), used_bytes=used)
+        result.images = fmt.list(data, geometry, source=str(bin_path))
+        if not req.dry_run:
+            files: dict[Path, bytes | str] = {bin_path: data}
+            if geometry.load_address is not None:
+                files[hex_path] = hexfile.bin_to_hex(data, geometry.address)
+            app_hex = _zephyr_hex(req)
+            if app_hex is not None:
+                files[merged_path] = hexfile.merged_hex(app_hex, data, geometry.address)
+            atomic_write_many(files, what="the partition image")  # bin and hex always hold the same
+            names = {bin_path: "storage.bin", hex_path: "storage.hex", merged_path: "merged.hex"}
+            result.files.update({names[p]: str(p) for p in files})
     return data, geometry, result
 
 

@@ -57,6 +57,12 @@ def merge_hex(
     path: str | os.PathLike[str], app_hex: str | os.PathLike[str], data: bytes, address: int
 ) -> Path:
     """Write ``app_hex`` + the storage image at ``address`` as one HEX; refuse overlapping ranges."""
+    atomic_write(path, merged_hex(app_hex, data, address))
+    return Path(path)
+
+
+def merged_hex(app_hex: str | os.PathLike[str], data: bytes, address: int) -> str:
+    """The text of :func:`merge_hex`, for a caller that writes several files as one unit."""
     from intelhex import AddressOverlapError, HexReaderError
 
     IntelHex = _intelhex()
@@ -78,5 +84,4 @@ def merge_hex(
         ) from None
     out = io.StringIO()
     app.write_hex_file(out)
-    atomic_write(path, out.getvalue())
-    return Path(path)
+    return out.getvalue()
