@@ -64,7 +64,8 @@ fuzz: setup
 
 reliability: setup
 	$(PY) -m fuzz.run --seconds $(FUZZ_SECONDS) --no-report
-	OCRE_RECORD_RELIABILITY=1 $(PY) -m pytest -q -p no:cacheprovider tests/hardening/test_hostile_numbers.py
+	OCRE_RECORD_RELIABILITY=1 $(PY) -m pytest -q -p no:cacheprovider tests/hardening/test_hostile_numbers.py \
+	  tests/hardening/test_image_faults.py
 	$(PY) -m fuzz.crashkill --iterations $(CRASH_ITERATIONS)
 
 clean:

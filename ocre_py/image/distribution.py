@@ -199,7 +199,7 @@ def _download(reg: Registry, ref: Reference, desc: Descriptor, tmp: Path) -> byt
     """
     path = tmp / desc.digest.split(":", 1)[1]
     what = f"{ref}: blob {desc.digest[:19]}"
-    with disk_errors(path, "a downloaded layer"), open(path, "wb") as fh:
+    with disk_errors(path, f"blob {desc.digest[:19]} being pulled"), open(path, "wb") as fh:
         sink = _Hashing(fh)
         reg.download_blob(ref.repository, desc.digest, desc.size, sink)
     if sink.size != desc.size:

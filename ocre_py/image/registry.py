@@ -103,12 +103,13 @@ class Registry:
         if self._opener is None:
             self._opener = urllib.request.build_opener(_NoRedirect)
         try:
+            where = f"{urllib.parse.urlsplit(url).netloc}: {method} {urllib.parse.urlsplit(url).path}"
             with self._opener.open(req, timeout=self.timeout) as resp:
                 hdrs = {k.lower(): v for k, v in resp.headers.items()}
                 if sink is not None and resp.status == 200:
-                    _copy(resp, sink, limit, what=f"{self.host}: {method} {url}")
+                    _copy(resp, sink, limit, what=where)
                     return Response(resp.status, hdrs, b"", url)
-                return Response(resp.status, hdrs, _read(resp, limit, what=f"{self.host}: {url}"), url)
+                return Response(resp.status, hdrs, _read(resp, limit, what=where), url)
         except urllib.error.HTTPError as exc:
             body = exc.read(limit) if exc.fp else b""
             return Response(exc.code, {k.lower(): v for k, v in exc.headers.items()}, body, url)
