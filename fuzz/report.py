@@ -96,6 +96,18 @@ def _crash_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _outcome_rows(results: dict[str, Any], numbers: tuple[str, ...]) -> list[str]:
+    """``| case | outcome | numbers... | run |`` rows, or one row saying nothing was recorded."""
+    if not results:
+        return ["| (no run recorded yet: `make reliability`) |" + " |" * (len(numbers) + 2)]
+    return [
+        f"| {name} | {r['outcome']} | "
+        + "".join(f"{r.get(k, '')} | " for k in numbers)
+        + f"{r.get('date', '')} |"
+        for name, r in sorted(results.items())
+    ]
+
+
 def _hostile_section(results: dict[str, Any]) -> list[str]:
     lines = [
         "## 3. Hostile containers (Linux runtime and daemon)",
@@ -106,14 +118,7 @@ def _hostile_section(results: dict[str, Any]) -> list[str]:
         "| Attack | Outcome | Time to stop (ms) | Memory held after (MB) | Run |",
         "|---|---|---:|---:|---|",
     ]
-    for name in sorted(results):
-        r = results[name]
-        lines.append(
-            f"| {name} | {r['outcome']} | {r.get('stop_ms', '')} | {r.get('rss_delta_mb', '')} | "
-            f"{r.get('date', '')} |"
-        )
-    if not results:
-        lines.append("| (no run recorded yet: `make reliability`) | | | | |")
+    lines += _outcome_rows(results, ("stop_ms", "rss_delta_mb"))
     return lines
 
 
@@ -142,14 +147,7 @@ def _images_section(results: dict[str, Any]) -> list[str]:
         "| Case | Outcome | Peak RSS (MB) | Baseline RSS (MB) | Run |",
         "|---|---|---:|---:|---|",
     ]
-    for name in sorted(results):
-        r = results[name]
-        lines.append(
-            f"| {name} | {r['outcome']} | {r.get('peak_rss_mb', '')} | {r.get('baseline_rss_mb', '')} | "
-            f"{r.get('date', '')} |"
-        )
-    if not results:
-        lines.append("| (no run recorded yet: `make reliability`) | | | | |")
+    lines += _outcome_rows(results, ("peak_rss_mb", "baseline_rss_mb"))
     lines += [
         "",
         "*Peak RSS*: `ru_maxrss` of a fresh interpreter that imports the toolkit and pulls from a",

@@ -163,15 +163,21 @@ def decrypt_private_key(pem: bytes, password: bytes, *, source: str) -> ec.Ellip
 # --- key files --------------------------------------------------------------------------------------
 
 
-def generate_key(
-    name: str, *, key_dir: Path | None = None, force: bool = False, password: bytes = b""
-) -> KeyPair:
-    """Write ``<name>.key`` (cosign encrypted PEM, mode 0600) and ``<name>.pub`` (PKIX PEM)."""
+def _new_key_paths(name: str, key_dir: Path | None, force: bool) -> tuple[Path, Path]:
+    """``(NAME.key, NAME.pub)`` in the key directory; refused when taken unless ``force``."""
     check_name(name, what="key name")
     key_dir = key_dir or default_key_dir()
     priv_path, pub_path = key_dir / f"{name}.key", key_dir / f"{name}.pub"
     if (priv_path.exists() or pub_path.exists()) and not force:
         raise InvalidInput.field(None, "key name", name, "a name not used yet", hint=f"{pub_path} exists")
+    return priv_path, pub_path
+
+
+def generate_key(
+    name: str, *, key_dir: Path | None = None, force: bool = False, password: bytes = b""
+) -> KeyPair:
+    """Write ``<name>.key`` (cosign encrypted PEM, mode 0600) and ``<name>.pub`` (PKIX PEM)."""
+    priv_path, pub_path = _new_key_paths(name, key_dir, force)
     private = ec.generate_private_key(ec.SECP256R1())
     atomic_write(priv_path, encrypt_private_key(private, password), perms=0o600)
     atomic_write(pub_path, public_pem(private.public_key()), perms=0o644)
@@ -186,11 +192,7 @@ def import_key(
     name: str, path: Path, *, key_dir: Path | None = None, force: bool = False, password: bytes = b""
 ) -> KeyPair:
     """Take in a cosign key: a public ``PUBLIC KEY`` PEM, or an encrypted private key (with its .pub)."""
-    check_name(name, what="key name")
-    key_dir = key_dir or default_key_dir()
-    priv_path, pub_path = key_dir / f"{name}.key", key_dir / f"{name}.pub"
-    if (priv_path.exists() or pub_path.exists()) and not force:
-        raise InvalidInput.field(None, "key name", name, "a name not used yet", hint=f"{pub_path} exists")
+    priv_path, pub_path = _new_key_paths(name, key_dir, force)
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -7,15 +7,13 @@ are only asserted. Memory is measured in a child process (``ru_maxrss``), never 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,7 +23,10 @@ from ocre_py.image import mediatypes as mt
 from ocre_py.image.digests import digest_of
 from ocre_py.image.manifest import Descriptor, canonical, manifest_bytes
 from tests.hardening.conftest import recorder
-from tests.image.conftest import registry  # noqa: F401 - the loopback docker-registry fixture
+from tests.image.conftest import (
+    http_server,
+    registry,  # noqa: F401 - the loopback docker-registry fixture
+)
 
 REPO = Path(__file__).resolve().parents[2]
 GIB = 1 << 30
@@ -94,18 +95,6 @@ class _Hostile(BaseHTTPRequestHandler):
         pass
 
 
-@contextlib.contextmanager
-def hostile_registry() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 _PULL = """
 import resource, sys
 from ocre_py.errors import OcreError
@@ -134,7 +123,7 @@ def _pull_in_child(ref: str, store: Path) -> tuple[int, str]:
 
 def test_oversize_manifest_and_blob_are_cut_off(tmp_path: Path, record: dict[str, Any]) -> None:
     baseline, _ = _pull_in_child("-", tmp_path / "s0")
-    with hostile_registry() as host:
+    with http_server(_Hostile) as host:
         cases = {
             "1 GiB manifest, no Content-Length": (f"{host}/huge:1", "over the 4194304-byte limit"),
             "1 GiB manifest, Content-Length 1 GiB": (f"{host}/declared:1", "over the 4194304-byte limit"),
