@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 OCRE := $(VENV)/bin/ocre
 # clang/lld/wasi-libc build containers; clang-19 adds the SDK's imported-memory style; wabt checks modules;
 # qemu + arm-none-eabi run bare-metal test firmware; docker-registry is the loopback OCI registry for tests;
-# device-tree-compiler parses generated overlays.
+# device-tree-compiler parses generated overlays; skopeo is the other side of the cosign-signature tests.
 DEB_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 clang-19 lld-19 libclang-rt-19-dev-wasm32 \
-	wabt qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi docker-registry device-tree-compiler \
+	wabt qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi docker-registry device-tree-compiler skopeo \
 	python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP_DEB := $(VENV)/.deb-ok
@@ -64,7 +64,8 @@ fuzz: setup
 
 reliability: setup
 	$(PY) -m fuzz.run --seconds $(FUZZ_SECONDS) --no-report
-	OCRE_RECORD_RELIABILITY=1 $(PY) -m pytest -q -p no:cacheprovider tests/hardening/test_hostile_numbers.py
+	OCRE_RECORD_RELIABILITY=1 $(PY) -m pytest -q -p no:cacheprovider tests/hardening/test_hostile_numbers.py \
+	  tests/hardening/test_image_faults.py
 	$(PY) -m fuzz.crashkill --iterations $(CRASH_ITERATIONS)
 
 clean:

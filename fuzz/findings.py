@@ -110,4 +110,50 @@ FINDINGS: list[dict[str, str]] = [
         "`rm` until Python's cyclic GC ran: the trap traceback kept the wasmtime Store alive",
         "fix": "ocre_py/runtime/container.py: close the Store when the container's thread ends",
     },
+    {
+        "found_by": "issue 13 (images), item 1",
+        "bug": "`ocre create --require-signature` took an unsigned image and `start` ran it; only "
+        "`run`/`run -d` checked",
+        "fix": "ocre_py/image/trust.py: one `require_signature(store, ref, policy)` used by run, "
+        "run -d, create and zephyr deploy",
+    },
+    {
+        "found_by": "issue 13 (images), item 2",
+        "bug": "`ocre zephyr deploy --require-signature` was an unrecognized argument; no per-device policy",
+        "fix": "deploy takes the flag on every target; `ocre trust set require-signature on` writes the "
+        "workdir's config.json policy",
+    },
+    {
+        "found_by": "issue 13 (images), item 5",
+        "bug": "signatures were the project's own ed25519 annotation: no other tool could verify them",
+        "fix": "ocre_py/image/signing.py: cosign's key-based format (simple-signing payload, .sig tag, "
+        "ECDSA P-256, cosign encrypted key files)",
+    },
+    {
+        "found_by": "issue 13 (images), item 6",
+        "bug": "an expired bearer token was never refreshed; credentials went to any token realm, even "
+        "plain HTTP on another host; docker login was ignored",
+        "fix": "ocre_py/image/registry.py, auth.py: refetch once on 401, no credentials to a far "
+        "plain-HTTP realm, read ~/.docker/config.json and credential helpers",
+    },
+    {
+        "found_by": "issue 13 (images), item 10",
+        "bug": "a 1 GiB manifest peaked the client at 2.1 GB; a layer declared 10 bytes but served as "
+        "1 GiB at 1.07 GB",
+        "fix": "4 MiB cap on manifests and other bodies; blobs stream to a store temp file, hashed, "
+        "stopping past the declared size",
+    },
+    {
+        "found_by": "issue 13 (images), item 12",
+        "bug": "a full disk was `internal error: OSError: [Errno 28]` in pull and deploy -o",
+        "fix": "ocre_py/fsutil.py: ENOSPC/EDQUOT become one NoSpace line naming the path and data; "
+        "old files stay",
+    },
+    {
+        "found_by": "issue 13 (images), item 14",
+        "bug": "two `deploy -o out/` at once: storage.bin and storage.hex disagreed and an update was "
+        "lost (2 of 4 tries); doctor called a bundle a broken LittleFS image",
+        "fix": "deploy locks the output from reading the base to writing bin/hex as one unit; doctor "
+        "validates bundles",
+    },
 ]

@@ -388,6 +388,8 @@ def check_partition(
 ) -> list[Finding]:
     """Mount a storage-partition image read-only and check the Ocre layout, its images and autostart.
 
+    A tiny-profile bundle (``OCRB`` magic) is validated as a bundle instead: header, CRC and modules.
+
     Nothing is written back (even with ``repair``): a partition is the device's data, and the way to
     repair one is to deploy again (``--replace``). Without ``block_size`` the geometry comes from the
     superblock, which is only trusted when it agrees with the file length (see ``detect_geometry``).
@@ -402,6 +404,12 @@ def check_partition(
         data = p.read_bytes()
     except OSError as exc:
         return [Finding("partition", str(p), f"cannot read the image ({exc.strerror})")]
+    from ocre_py.zephyr.bundle import MAGIC
+
+    if data[: len(MAGIC)] == MAGIC:  # the tiny profile's bundle, not a LittleFS image
+        if repair:
+            log.info("%s: bundles are reported, never rewritten; redeploy to repair", p)
+        return _check_bundle(data, p)
     try:
         if block_size:
             geometry = Geometry(address=0, size=len(data), erase_block=block_size, source=str(p))
@@ -445,6 +453,25 @@ def check_partition(
             out.append(Finding("partition", where, f"unreadable ({type(exc).__name__} {exc})"))
     if repair:
         log.info("%s: partition images are reported, never rewritten; redeploy to repair", p)
+    return out
+
+
+def _check_bundle(data: bytes, p: Path) -> list[Finding]:
+    """Validate a tiny-profile bundle as the firmware reads it: header, CRC, entries, modules."""
+    from ocre_py.image.wasm import is_aot, parse_module
+    from ocre_py.zephyr.bundle import read_bundle
+
+    try:
+        bundle = read_bundle(data, source=str(p), partition_size=len(data))
+    except OcreError as exc:
+        return [Finding("partition", str(p), f"{exc.message} (an Ocre bundle: deploy again to rewrite it)")]
+    out = []
+    for entry in bundle.entries:
+        try:
+            if not is_aot(entry.module):
+                parse_module(entry.module, source=entry.name)
+        except OcreError as exc:
+            out.append(Finding("partition", f"{p}:{entry.name}", f"not a valid wasm module: {exc.message}"))
     return out
 
 

@@ -7,6 +7,8 @@ with: 2 for bad input from the user (file, field, value), 1 for an operation tha
 
 from __future__ import annotations
 
+import errno
+
 
 class OcreError(Exception):
     """Root of every error the toolkit raises on purpose."""
@@ -80,3 +82,16 @@ class DeployError(OcreError):
 
 class DaemonError(OcreError):
     """The daemon could not be reached or refused a request."""
+
+
+class NoSpace(OcreError, OSError):
+    """A write failed because the filesystem is full (or over quota); names the path and the data."""
+
+    def __init__(self, path: str, what: str, *, errno_: int | None = None) -> None:
+        reason = "disk quota exceeded" if errno_ == errno.EDQUOT else "no space left on device"
+        super().__init__(
+            f"{reason} writing {what} to {path}; nothing was replaced",
+            hint="free some space (ocre image prune removes unused blobs) and try again",
+        )
+        self.path = path
+        self.what = what

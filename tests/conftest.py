@@ -30,6 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OCRE_HOME", str(tmp_path / "ocre-home"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))  # never the user's docker login
     monkeypatch.delenv("OCRE_HOST", raising=False)
     monkeypatch.delenv("ZEPHYR_BASE", raising=False)
     monkeypatch.setenv("WEST_CONFIG_GLOBAL", str(tmp_path / ".west-global"))

@@ -122,6 +122,24 @@ def image_for_daemon(client: Any, ref: str) -> str:
     return ref
 
 
+def daemon_image(client: Any, args: argparse.Namespace) -> str:
+    """The daemon's name for ``args.image``, checked against the signature policy first.
+
+    With ``--require-signature`` or the workdir's trust policy on, only a store image that a trusted
+    key signed is uploaded (bare files and daemon-side names are refused), so ``create``, ``run -d``
+    and ``start`` never run an unsigned module.
+    """
+    from ocre_py.image.trust import effective_policy
+
+    if effective_policy(getattr(args, "require_signature", False)).require_signature:
+        from ocre_py.cli.daemon import upload_image
+        from ocre_py.cli.run import resolve_image
+
+        verified = resolve_image(args.image, require_signature=getattr(args, "require_signature", False))
+        return upload_image(client, str(verified.path), verified.name)["name"]
+    return image_for_daemon(client, args.image)
+
+
 def run_detached(args: argparse.Namespace) -> int:
     """``ocre run -d``: create and start under the daemon, print the ID (upstream's output)."""
     from ocre_py.errors import InvalidInput
@@ -130,14 +148,7 @@ def run_detached(args: argparse.Namespace) -> int:
         raise InvalidInput("--rm cannot be combined with -d", hint="remove it later with 'ocre rm ID'")
     request = create_request(args)
     client = client_for(args)
-    if getattr(args, "require_signature", False):
-        from ocre_py.cli.daemon import upload_image
-        from ocre_py.cli.run import resolve_image
-
-        verified = resolve_image(args.image, require_signature=True)  # refuses unsigned and bare files
-        request["image"] = upload_image(client, str(verified.path))["name"]
-    else:
-        request["image"] = image_for_daemon(client, args.image)
+    request["image"] = daemon_image(client, args)
     info = client.create(request, start=True)
     sys.stdout.write(f"{info['id']}\n")
     return exit_codes.SUCCESS
@@ -175,7 +186,7 @@ def _add_create(sub: argparse._SubParsersAction, name: str) -> None:  # type: ig
 def cmd_create(args: argparse.Namespace) -> int:
     request = create_request(args)
     client = client_for(args)
-    request["image"] = image_for_daemon(client, args.image)
+    request["image"] = daemon_image(client, args)
     sys.stdout.write(f"{client.create(request)['id']}\n")
     return exit_codes.SUCCESS
 

@@ -99,9 +99,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _checks_args(p)
     p.set_defaults(func=cmd_pull)
 
-    p = verbs.add_parser("sign", help="sign an image with an ed25519 key")
+    p = verbs.add_parser("sign", help="sign an image (cosign's format; password: $OCRE_KEY_PASSWORD)")
     p.add_argument("ref")
     p.add_argument("--key", required=True, help="private key name (see 'ocre key ls') or .key file")
+    p.add_argument("--identity", help="docker-reference to sign for (default: REF, e.g. HOST/NAME:TAG)")
     p.set_defaults(func=cmd_sign)
 
     p = verbs.add_parser("verify", help="check an image's signature")
@@ -109,15 +110,34 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--key", action="append", default=[], help="trusted public key (default: all keys)")
     p.set_defaults(func=cmd_verify)
 
-    key = sub.add_parser("key", help="manage ed25519 signing keys")
+    key = sub.add_parser("key", help="manage signing keys (cosign's ECDSA P-256 key files)")
     kverbs = key.add_subparsers(dest="key_command", metavar="VERB", required=True)
-    p = kverbs.add_parser("generate", help="create a key pair NAME.key / NAME.pub")
+    p = kverbs.add_parser("generate", help="create NAME.key / NAME.pub (password: $OCRE_KEY_PASSWORD)")
     p.add_argument("name")
     p.add_argument("--force", action="store_true", help="replace an existing key of that name")
     p.set_defaults(func=cmd_key_generate)
+    p = kverbs.add_parser("import", help="take in a cosign public key, or encrypted private key, as NAME")
+    p.add_argument("name")
+    p.add_argument("file", type=Path, help="cosign.pub (PUBLIC KEY PEM) or cosign.key")
+    p.add_argument("--force", action="store_true", help="replace an existing key of that name")
+    p.set_defaults(func=cmd_key_import)
+    p = kverbs.add_parser("show", help="print a key's public half (PEM), for cosign/skopeo --key")
+    p.add_argument("--public", action="store_true", help="the public key (the only half shown)")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_key_show)
     p = kverbs.add_parser("ls", help="list keys")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_key_ls)
+
+    trust = sub.add_parser("trust", help="this workdir's signature policy (show, set require-signature)")
+    tverbs = trust.add_subparsers(dest="trust_command", metavar="VERB", required=True)
+    p = tverbs.add_parser("show", help="show the policy and where it comes from")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_trust_show)
+    p = tverbs.add_parser("set", help="set a policy: require-signature on|off")
+    p.add_argument("setting", choices=["require-signature"])
+    p.add_argument("value", choices=["on", "off"])
+    p.set_defaults(func=cmd_trust_set)
 
     p = sub.add_parser("login", help="store credentials for a registry")
     p.add_argument("host", help="HOST[:PORT]")
@@ -344,10 +364,18 @@ def cmd_pull(args: argparse.Namespace) -> int:
     return exit_codes.SUCCESS
 
 
+def _key_password() -> bytes:
+    """The private key's password: ``$OCRE_KEY_PASSWORD``, else cosign's ``$COSIGN_PASSWORD``, else none."""
+    import os
+
+    return os.environ.get("OCRE_KEY_PASSWORD", os.environ.get("COSIGN_PASSWORD", "")).encode()
+
+
 def cmd_sign(args: argparse.Namespace) -> int:
     from ocre_py.image.signing import load_private_key, sign
 
-    digest = sign(_store(), args.ref, load_private_key(args.key))
+    private = load_private_key(args.key, password=_key_password())
+    digest = sign(_store(), args.ref, private, identity=args.identity)
     sys.stdout.write(f"Signed: {args.ref} (signature {digest})\n")
     return exit_codes.SUCCESS
 
@@ -363,8 +391,48 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_key_generate(args: argparse.Namespace) -> int:
     from ocre_py.image.signing import generate_key
 
-    pair = generate_key(args.name, force=args.force)
+    pair = generate_key(args.name, force=args.force, password=_key_password())
     sys.stdout.write(f"{pair.private_path}\n{pair.public_path}\n")
+    return exit_codes.SUCCESS
+
+
+def cmd_key_import(args: argparse.Namespace) -> int:
+    from ocre_py.image.signing import import_key
+
+    pair = import_key(args.name, args.file, force=args.force, password=_key_password())
+    for path in (pair.private_path, pair.public_path):
+        if path is not None:
+            sys.stdout.write(f"{path}\n")
+    return exit_codes.SUCCESS
+
+
+def cmd_key_show(args: argparse.Namespace) -> int:
+    from ocre_py.image.signing import key_file, load_public_key, public_pem
+
+    sys.stdout.write(public_pem(load_public_key(key_file(args.name, ".pub"))).decode())
+    return exit_codes.SUCCESS
+
+
+def cmd_trust_show(args: argparse.Namespace) -> int:
+    from ocre_py.cli.output import print_json
+    from ocre_py.image.trust import config_path, load_policy
+
+    policy = load_policy()
+    row = {"require-signature": policy.require_signature, "config": str(config_path())}
+    if args.json:
+        print_json(row)
+    else:
+        sys.stdout.write(
+            f"require-signature: {'on' if policy.require_signature else 'off'} ({row['config']})\n"
+        )
+    return exit_codes.SUCCESS
+
+
+def cmd_trust_set(args: argparse.Namespace) -> int:
+    from ocre_py.image.trust import set_require_signature
+
+    path = set_require_signature(args.value == "on")
+    sys.stdout.write(f"require-signature: {args.value} ({path})\n")
     return exit_codes.SUCCESS
 
 

@@ -85,7 +85,9 @@ class ResolvedImage:
 def resolve_image(ref: str, *, require_signature: bool = False) -> ResolvedImage:
     """IMAGE → a module file, looked up in order: an existing file, ``<workdir>/images/<ref>`` (as on
     the device), then the image store (``NAME[:TAG]``, ``sha256:…``, a pulled registry reference),
-    whose module is exported to ``<workdir>/images/<name>`` so argv[0] is the image path."""
+    whose module is exported to ``<workdir>/images/<name>`` so argv[0] is the image path.
+
+    ``--require-signature`` or the workdir's trust policy refuses bare modules and unsigned images."""
     from ocre_py.errors import InvalidInput, NotFound
     from ocre_py.workdir import default_workdir
 
@@ -97,9 +99,9 @@ def resolve_image(ref: str, *, require_signature: bool = False) -> ResolvedImage
     elif "/" not in ref and in_images.is_file():
         local = ResolvedImage(ref, in_images)
     if local is not None:
-        if require_signature:  # a bare module carries no signature
-            expected = "a signed image from the store (--require-signature)"
-            raise InvalidInput.field(None, "image", ref, expected)
+        from ocre_py.image.trust import effective_policy, refuse_unsigned_file
+
+        refuse_unsigned_file(ref, effective_policy(require_signature))  # a bare module carries none
         return local
     from ocre_py.image import export_runnable, resolve_runnable
 

@@ -58,6 +58,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="write nothing, flash nothing; show what would happen"
     )
+    p.add_argument(
+        "--require-signature",
+        action="store_true",
+        help="refuse images not signed by a trusted key (also: ocre trust set require-signature on)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_deploy)
 
@@ -86,6 +91,7 @@ def _request(args: argparse.Namespace):
         medium=args.medium,
         format="bundle" if tiny else "littlefs",
         dry_run=args.dry_run,
+        require_signature=args.require_signature,
     )
 
 
@@ -139,7 +145,7 @@ def _deploy_to_daemon(client: Any, req: Any, args: argparse.Namespace) -> int:
     if req.name and len(req.sources) > 1:
         raise InvalidInput.field(None, "-n", req.name, "one IMAGE (a name names one container)")
     started = []
-    for source in resolve_sources(req.sources):
+    for source in resolve_sources(req.sources, require_signature=req.require_signature):
         image = upload_image(client, str(source.path), source.image_name)["name"]
         options = argparse.Namespace(
             name=req.name, runtime=None, label=[], args=list(req.args), env=list(req.env),

@@ -1,25 +1,30 @@
 """``ocre image push`` / ``pull``: moving images and their signatures between the store and a registry.
 
-Pull downloads everything into memory, verifies each digest against the manifest, runs the same
-checks as build and load, checks the signature when asked, and writes to the store last; so a
-registry error or a bad image leaves the store as it was. Signatures travel as OCI referrers:
-through the referrers API when the registry has one, else through the OCI 1.1 fallback tag
-``sha256-<hex>`` holding an index of referrers (what docker-registry 2.8 needs).
+Pull takes a manifest of at most 4 MiB, streams each blob to a temp file in the store (hashing as
+it goes, and reading no more than the size the manifest declares), runs the same checks as build and
+load, checks the signature when asked, and records the image in the store last; so a registry error
+or a bad image leaves the store as it was. Signatures travel as cosign does it: one OCI image tagged
+``sha256-<hex>.sig`` beside the image (see :mod:`ocre_py.image.signing`), so cosign, skopeo and
+podman find ours and we find theirs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ocre_py.errors import ImageError, InvalidInput, NotFound, RegistryError
+from ocre_py.fsutil import disk_errors
 from ocre_py.image import mediatypes as mt
 from ocre_py.image.auth import credentials_for
 from ocre_py.image.digests import digest_of, verify
-from ocre_py.image.manifest import canonical, parse_manifest
+from ocre_py.image.manifest import Descriptor, parse_manifest
 from ocre_py.image.reference import Reference, parse_reference
 from ocre_py.image.registry import DEFAULT_CHUNK, Registry
 from ocre_py.image.store import ImageStore
@@ -49,10 +54,6 @@ def registry_for(ref: Reference, *, insecure: bool = False, auth_file: Path | No
     return Registry(
         ref.registry, insecure=insecure, credentials=credentials_for(ref.registry, path=auth_file)
     )
-
-
-def _fallback_tag(digest: str) -> str:
-    return digest.replace(":", "-")
 
 
 def push(
@@ -97,12 +98,10 @@ def push(
     remote = reg.put_manifest(ref.repository, ref.tag or "latest", image.manifest, mt.OCI_MANIFEST)
     if remote and remote != digest:
         raise RegistryError(f"{ref.registry}: manifest stored as {remote}, expected {digest}")
-    for sig in image.signatures:
-        send(sig.blobs)
-        sig_digest = digest_of(sig.manifest)
-        reg.put_manifest(ref.repository, sig_digest, sig.manifest, mt.OCI_MANIFEST)
-    if image.signatures and reg.referrers(ref.repository, digest) is None:
-        _update_fallback_index(reg, ref.repository, digest, image.signatures)
+    if image.signatures:
+        config, sig_manifest, payloads = _merged_signature(reg, ref.repository, digest, image.signatures)
+        send({digest_of(b): b for b in (config, *payloads)})
+        reg.put_manifest(ref.repository, signature_tag(digest), sig_manifest, mt.OCI_MANIFEST)
     log.info("pushed %s (%s)", ref, digest)
     return Transfer(str(ref), digest, sent, skipped, len(image.signatures))
 
@@ -127,30 +126,38 @@ def _local_image(store: ImageStore, source: str, ref: Reference) -> str:
         return store.resolve(f"{ref.repository}:{ref.tag or 'latest'}")
 
 
-def _update_fallback_index(reg: Registry, repo: str, digest: str, signatures: list[ImageBlobs]) -> None:
-    tag = _fallback_tag(digest)
-    manifests: list[dict[str, object]] = []
+def signature_tag(digest: str) -> str:
+    """cosign's tag for the signatures of ``digest``: ``sha256-<hex>.sig``."""
+    return digest.replace(":", "-") + ".sig"
+
+
+def _remote_signature(reg: Registry, repo: str, digest: str) -> ImageBlobs | None:
+    """The registry's ``.sig`` image for ``digest`` with its (small) blobs, or None."""
     try:
-        data, _, _ = reg.get_manifest(repo, tag, mt.OCI_INDEX)
-        manifests = list(json.loads(data).get("manifests") or [])
+        manifest, _, _ = reg.get_manifest(repo, signature_tag(digest), mt.OCI_MANIFEST)
     except NotFound:
-        pass
-    except ValueError:
-        manifests = []
-    have = {m.get("digest") for m in manifests}
-    for sig in signatures:
-        d = digest_of(sig.manifest)
-        if d not in have:
-            manifests.append(
-                {
-                    "mediaType": mt.OCI_MANIFEST,
-                    "digest": d,
-                    "size": len(sig.manifest),
-                    "artifactType": mt.OCRE_SIGNATURE,
-                }
-            )
-    index = canonical({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": manifests})
-    reg.put_manifest(repo, tag, index, mt.OCI_INDEX)
+        return None
+    parsed = parse_manifest(manifest, source=f"{reg.host}/{repo}:{signature_tag(digest)}", image=False)
+    blobs = {d.digest: reg.get_blob(repo, d.digest) for d in (parsed.config, *parsed.layers)}
+    for d, data in blobs.items():
+        verify(data, d, what=f"{reg.host}/{repo}: signature blob {d[:19]}")
+    return ImageBlobs(manifest, blobs)
+
+
+def _merged_signature(
+    reg: Registry, repo: str, digest: str, local: list[ImageBlobs]
+) -> tuple[bytes, bytes, list[bytes]]:
+    """One ``.sig`` image with the registry's signatures and ours (cosign appends the same way)."""
+    from ocre_py.image.signing import signature_image, signature_layers
+
+    layers: list[tuple[bytes, str]] = []
+    remote = _remote_signature(reg, repo, digest)
+    for sig in ([remote] if remote else []) + local:
+        for layer in signature_layers(sig.manifest, sig.blobs):
+            if layer not in layers:
+                layers.append(layer)
+    config, manifest = signature_image(layers)
+    return config, manifest, [payload for payload, _ in layers]
 
 
 def _fetch_manifest(reg: Registry, ref: Reference) -> bytes:
@@ -180,28 +187,42 @@ def _fetch_manifest(reg: Registry, ref: Reference) -> bytes:
 
 
 def _fetch_signatures(reg: Registry, repo: str, digest: str) -> list[ImageBlobs]:
-    descriptors = reg.referrers(repo, digest)
-    if descriptors is None:
-        try:
-            data, _, _ = reg.get_manifest(repo, _fallback_tag(digest), mt.OCI_INDEX)
-            descriptors = list(json.loads(data).get("manifests") or [])
-        except NotFound:
-            return []
-        except ValueError:
-            raise ImageError(
-                f"{reg.host}/{repo}: referrers index for {digest[:19]} is not valid JSON"
-            ) from None
-    out = []
-    for desc in descriptors:
-        if desc.get("artifactType") != mt.OCRE_SIGNATURE:
-            continue
-        sig_digest = desc["digest"]
-        manifest, _, _ = reg.get_manifest(repo, sig_digest, mt.OCI_MANIFEST)
-        verify(manifest, sig_digest, what=f"signature manifest {sig_digest[:19]}")
-        parsed = parse_manifest(manifest, source=f"signature {sig_digest[:19]}", image=False)
-        blobs = {d.digest: reg.get_blob(repo, d.digest) for d in (parsed.config, *parsed.layers)}
-        out.append(ImageBlobs(manifest, blobs))
-    return out
+    remote = _remote_signature(reg, repo, digest)
+    return [remote] if remote else []
+
+
+def _download(reg: Registry, ref: Reference, desc: Descriptor, tmp: Path) -> bytes:
+    """Stream one blob to a temp file in the store, hashing as it comes and stopping at its size.
+
+    Only a blob that hashed to its digest at its declared size is read back; a registry serving
+    more than the manifest declared is cut off after ``size + 1`` bytes.
+    """
+    path = tmp / desc.digest.split(":", 1)[1]
+    what = f"{ref}: blob {desc.digest[:19]}"
+    with disk_errors(path, f"blob {desc.digest[:19]} being pulled"), open(path, "wb") as fh:
+        sink = _Hashing(fh)
+        reg.download_blob(ref.repository, desc.digest, desc.size, sink)
+    if sink.size != desc.size:
+        raise ImageError(f"{what}: registry sent {sink.size} bytes, manifest says {desc.size}")
+    if sink.digest != desc.digest:
+        raise ImageError(f"{what}: digest mismatch: expected {desc.digest}, got {sink.digest}")
+    return path.read_bytes()
+
+
+class _Hashing:
+    """A file wrapper that hashes what is written through it."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh, self.size, self._hash = fh, 0, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        return self.fh.write(data)
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
 
 
 def pull(
@@ -224,43 +245,29 @@ def pull(
     total = sum(d.size for d in (manifest.config, *manifest.layers))
     blobs: dict[str, bytes] = {}
     done = 0
-    for desc in (manifest.config, *manifest.layers):
-        data = reg.get_blob(ref.repository, desc.digest)
-        verify(data, desc.digest, what=f"{ref}: blob {desc.digest[:19]}")
-        blobs[desc.digest] = data
-        done += len(data)
-        if progress:
-            progress(done, total)
+    store.root.mkdir(parents=True, exist_ok=True)
+    with disk_errors(store.root, "a pull's temp directory"):
+        tmp_dir = tempfile.TemporaryDirectory(prefix=".pull-", dir=store.root)
+    with tmp_dir as tmp:
+        for desc in (manifest.config, *manifest.layers):
+            blobs[desc.digest] = _download(reg, ref, desc, Path(tmp))
+            done += desc.size
+            if progress:
+                progress(done, total)
     image = ImageBlobs(manifest_bytes, blobs, _fetch_signatures(reg, ref.repository, digest))
     check_image(image, checks or Checks(), source=str(ref))
     if require_signature:
-        _require_signature(image, digest, keys, source=str(ref))
+        from ocre_py.image.signing import trusted_keys, verify_signatures
+
+        try:
+            verify_signatures(
+                digest, [(s.manifest, s.blobs) for s in image.signatures], trusted_keys(keys), source=str(ref)
+            )
+        except ImageError as exc:
+            raise ImageError(f"{exc.message}; refusing it (--require-signature)", hint=exc.hint) from None
     tagged = None if ref.digest and not ref.tag else ref.tagged
     commit(store, image, tagged)
     return Transfer(str(ref), digest, done, 0, len(image.signatures))
-
-
-def _require_signature(image: ImageBlobs, digest: str, keys: list[str] | None, *, source: str) -> None:
-    from ocre_py.image.signing import check_signature, trusted_keys
-
-    trusted = trusted_keys(keys)
-    if not trusted:
-        raise ImageError(
-            "no trusted public keys to check the signature", hint="ocre key generate NAME, or --key FILE.pub"
-        )
-    if not image.signatures:
-        raise ImageError(f"{source}: image is not signed; refusing it (--require-signature)")
-    problem = ""
-    for sig in image.signatures:
-        layer = parse_manifest(sig.manifest, image=False).layers
-        if not layer:
-            continue
-        try:
-            check_signature(sig.manifest, sig.blobs[layer[0].digest], digest, trusted)
-            return
-        except ImageError as exc:
-            problem = str(exc)
-    raise ImageError(f"{source}: no valid signature ({problem}); refusing it (--require-signature)")
 
 
 def pull_url(

@@ -14,7 +14,9 @@ OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 OCRE_CONFIG = "application/vnd.ocre.image.config.v1+json"
 OCRE_LAYER_WASM = "application/vnd.ocre.image.layer.v1.wasm"
 OCRE_LAYER_AOT = "application/vnd.ocre.image.layer.v1.wasm+aot"
-OCRE_SIGNATURE = "application/vnd.ocre.signature.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+#: cosign's signature payload layer (see :mod:`ocre_py.image.signing`).
+COSIGN_SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 
 CNCF_WASM_CONFIG = "application/vnd.wasm.config.v0+json"
 CNCF_WASM_LAYER = "application/wasm"

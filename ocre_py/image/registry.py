@@ -3,13 +3,18 @@
 Hosts on loopback are spoken to over plain HTTP (as docker does); any other host needs HTTPS unless
 ``insecure`` is set. A 401 is answered once, following the server's ``WWW-Authenticate`` challenge:
 ``Basic`` with stored credentials, or ``Bearer`` by fetching a token from the realm (with the
-credentials when there are some). Every error becomes one :class:`RegistryError` line naming the
-host, the request and the server's own error code.
+credentials when there are some, unless the realm is plain HTTP on another host: credentials never
+cross the network in clear to a third party). A 401 on a request that carried a token means the
+token expired: it is fetched again, once. No response is read past a limit (4 MiB for manifests,
+tokens and errors; a blob's declared size), so a hostile registry cannot fill the client's memory.
+Every error becomes one :class:`RegistryError` line naming the host, the request and the server's
+own error code.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import ipaddress
 import json
 import logging
@@ -19,7 +24,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from ocre_py.errors import NotFound, RegistryError
 
@@ -27,6 +32,9 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 DEFAULT_CHUNK = 5 * 1024 * 1024
+#: Largest manifest, index, token or error body taken from a registry (what containerd allows too).
+MAX_MANIFEST = 4 * 1024 * 1024
+COPY_CHUNK = 64 * 1024
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -77,25 +85,41 @@ class Registry:
 
     # --- transport ----------------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        *,
+        sink: BinaryIO | None = None,
+        limit: int = MAX_MANIFEST,
+    ) -> Response:
+        """One HTTP exchange. A 200 body goes to ``sink`` when given, else into memory; either way
+        at most ``limit`` bytes are taken, so a registry cannot make the client hold more."""
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise RegistryError(f"{self.host}: refusing to fetch {url!r} (only http and https)")
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
         if self._opener is None:
             self._opener = urllib.request.build_opener(_NoRedirect)
         try:
+            where = f"{urllib.parse.urlsplit(url).netloc}: {method} {urllib.parse.urlsplit(url).path}"
             with self._opener.open(req, timeout=self.timeout) as resp:
-                return Response(
-                    resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read(), url
-                )
+                hdrs = {k.lower(): v for k, v in resp.headers.items()}
+                if sink is not None and resp.status == 200:
+                    _copy(resp, sink, limit, what=where)
+                    return Response(resp.status, hdrs, b"", url)
+                return Response(resp.status, hdrs, _read(resp, limit, what=where), url)
         except urllib.error.HTTPError as exc:
-            body = exc.read() if exc.fp else b""
+            body = exc.read(limit) if exc.fp else b""
             return Response(exc.code, {k.lower(): v for k, v in exc.headers.items()}, body, url)
         except urllib.error.URLError as exc:
             raise RegistryError(
                 f"cannot reach registry {self.host}: {exc.reason}",
                 hint="is it running? use --insecure for a plain-HTTP registry",
             ) from None
-        except (TimeoutError, ConnectionError) as exc:
-            raise RegistryError(f"cannot reach registry {self.host}: {exc}") from None
+        except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+            raise RegistryError(f"cannot reach registry {self.host}: {exc!r}") from None
 
     def request(
         self,
@@ -107,17 +131,25 @@ class Registry:
         headers: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
         what: str = "",
+        sink: BinaryIO | None = None,
+        limit: int = MAX_MANIFEST,
     ) -> Response:
-        """Send one request, answering an auth challenge once and following redirects for GET."""
+        """Send one request, answering an auth challenge once and following redirects for GET.
+
+        A 401 when a token is already held means it expired: it is dropped and fetched again, once.
+        """
         url = path_or_url if "://" in path_or_url else self.base + path_or_url
         hdrs = dict(headers or {})
         own = urllib.parse.urlsplit(self.base).netloc
+        io = {"sink": sink, "limit": limit}
         for _ in range(5):
             # credentials go to the registry only, never to a blob store it redirects to
             ours = urllib.parse.urlsplit(url).netloc == own
-            resp = self._send(method, url, data, {**hdrs, **(self._auth_header(scope) if ours else {})})
-            if resp.status == 401 and ours and self._answer_challenge(resp, scope):
-                resp = self._send(method, url, data, {**hdrs, **self._auth_header(scope)})
+            resp = self._send(method, url, data, {**hdrs, **(self._auth_header(scope) if ours else {})}, **io)
+            if resp.status == 401 and ours:
+                self._tokens.pop(scope, None)  # expired or revoked: a fresh one, once
+                if self._answer_challenge(resp, scope):
+                    resp = self._send(method, url, data, {**hdrs, **self._auth_header(scope)}, **io)
             if (
                 resp.status in (301, 302, 303, 307, 308)
                 and method in ("GET", "HEAD")
@@ -134,8 +166,7 @@ class Registry:
         if scope in self._tokens:
             return {"Authorization": f"Bearer {self._tokens[scope]}"}
         if self._basic and self.credentials:
-            user, password = self.credentials
-            return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+            return {"Authorization": _basic(self.credentials)}
         return {}
 
     def _answer_challenge(self, resp: Response, scope: str) -> bool:
@@ -148,25 +179,43 @@ class Registry:
                 return False
             self._basic = True
             return True
-        if kind == "bearer" and "realm" in params and scope not in self._tokens:
+        if kind == "bearer" and "realm" in params:
+            realm = params["realm"]
             query = {"service": params.get("service", "")}
             if scope:
                 query["scope"] = params.get("scope", scope)
-            url = params["realm"] + "?" + urllib.parse.urlencode(query)
+            url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
             headers = {}
-            if self.credentials:
-                user, password = self.credentials
-                headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            if self.credentials and self._may_send_credentials(realm):
+                headers["Authorization"] = _basic(self.credentials)
+            elif self.credentials:
+                log.warning(
+                    "%s: not sending credentials to token realm %s (plain HTTP on another host); "
+                    "asking for an anonymous token",
+                    self.host,
+                    realm,
+                )
             token_resp = self._send("GET", url, None, headers)
             if token_resp.status != 200:
-                self._raise(token_resp, "GET", f"token from {params['realm']}")
+                self._raise(token_resp, "GET", f"token from {realm}")
             try:
                 doc = json.loads(token_resp.body)
-                self._tokens[scope] = doc.get("token") or doc["access_token"]
-            except (ValueError, KeyError):
-                raise RegistryError(f"{params['realm']}: token response has no token") from None
+                token = doc.get("token") or doc["access_token"]
+                if not isinstance(token, str) or not token:
+                    raise TypeError
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise RegistryError(f"{realm}: token response has no token") from None
+            self._tokens[scope] = token
             return True
         return False
+
+    def _may_send_credentials(self, realm: str) -> bool:
+        """HTTPS realms, or plain HTTP only on the registry's own host (docker's loopback habit)."""
+        parts = urllib.parse.urlsplit(realm)
+        if parts.scheme == "https":
+            return True
+        own = urllib.parse.urlsplit(self.base)
+        return parts.scheme == "http" and parts.hostname == own.hostname and own.scheme == "http"
 
     def _raise(self, resp: Response, method: str, what: str) -> None:
         detail = ""
@@ -203,10 +252,16 @@ class Registry:
         )
         return resp.status == 200
 
-    def get_blob(self, repo: str, digest: str) -> bytes:
+    def get_blob(self, repo: str, digest: str, *, limit: int = MAX_MANIFEST) -> bytes:
+        """A small blob (config, signature payload) into memory, at most ``limit`` bytes."""
         return self.request(
-            "GET", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo), what=f"blob {repo}@{digest}"
+            "GET", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo), what=f"blob {repo}@{digest}", limit=limit
         ).body
+
+    def download_blob(self, repo: str, digest: str, size: int, sink: BinaryIO) -> None:
+        """Stream a blob into ``sink``, reading no more than its declared ``size`` (+1 to notice more)."""
+        what = f"blob {repo}@{digest[:19]}"
+        self.request("GET", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo), what=what, sink=sink, limit=size)
 
     def upload_blob(
         self,
@@ -306,17 +361,34 @@ class Registry:
         )  # fmt: skip
         return resp.header("docker-content-digest")
 
-    def referrers(self, repo: str, digest: str) -> list[dict[str, Any]] | None:
-        """Descriptors from the referrers API, or None when the registry does not offer it."""
-        resp = self.request(
-            "GET", f"/v2/{repo}/referrers/{digest}", scope=_pull(repo), ok=(200, 404, 400, 405)
-        )
-        if resp.status != 200:
-            return None
-        try:
-            return list(json.loads(resp.body).get("manifests") or [])
-        except (ValueError, AttributeError):
-            return None
+
+def _basic(credentials: tuple[str, str]) -> str:
+    user, password = credentials
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _read(resp: Any, limit: int, *, what: str) -> bytes:
+    """Read a response body, refusing one longer than ``limit`` without holding more than that."""
+    declared = resp.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RegistryError(f"{what}: response of {declared} bytes is over the {limit}-byte limit")
+    body = resp.read(limit + 1)
+    if len(body) > limit:
+        raise RegistryError(f"{what}: response is over the {limit}-byte limit")
+    return body
+
+
+def _copy(resp: Any, sink: BinaryIO, limit: int, *, what: str) -> None:
+    """Stream a body into ``sink`` in chunks, stopping once it passes ``limit`` bytes."""
+    done = 0
+    while True:
+        chunk = resp.read(min(COPY_CHUNK, limit + 1 - done))
+        if not chunk:
+            return
+        done += len(chunk)
+        if done > limit:
+            raise RegistryError(f"{what}: body is longer than the {limit} bytes expected; stopped reading")
+        sink.write(chunk)
 
 
 def _pull(repo: str) -> str:

@@ -67,18 +67,17 @@ def resolve_runnable(
     """Find ``ref`` (NAME[:TAG], sha256:…, or a pulled registry ref) in the store.
 
     Raises :class:`NotFound` when the store does not hold it, and :class:`ImageError` when the
-    layer is corrupt or, with ``require_signature``, when no trusted key signed it.
+    layer is corrupt or, when ``require_signature`` or the workdir's trust policy asks for it
+    (:mod:`ocre_py.image.trust`), when no trusted key signed it.
     """
+    from ocre_py.image import trust
+
     store = ImageStore(store_root)
     image = store.image(ref)
     layer = image.manifest.layer
     verify(image.layer_path.read_bytes(), layer.digest, what=f"image '{ref}' layer")
-    signed_by = None
-    if require_signature:
-        from ocre_py.image.signing import trusted_keys
-        from ocre_py.image.signing import verify as verify_signature
-
-        signed_by = verify_signature(store, image.digest, trusted_keys(keys))
+    policy = trust.effective_policy(require_signature, keys)
+    signed_by = trust.require_signature(store, ref, policy)
     return RunnableImage(
         name=_flat_name(image, ref),
         wasm_path=image.layer_path,

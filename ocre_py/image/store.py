@@ -3,7 +3,7 @@
 Layout (OCI image-layout 1.0): ``oci-layout``, ``index.json`` and ``blobs/sha256/<hex>``. Tags live
 in ``index.json`` as ``org.opencontainers.image.ref.name`` annotations holding the full reference
 (``hello:1``, ``localhost:5000/hello:1``). Signatures are manifests of their own, recorded in the
-index with a subject annotation, so ``save`` carries them and ``push`` can send them as referrers.
+index with a subject annotation, so ``save`` carries them and ``push`` sends them as cosign's ``.sig`` tag.
 
 Every blob is written to a temp file and renamed into place only after its digest checked out, and
 ``index.json`` is replaced atomically under a lock, so a crash or a bad input never leaves a torn
@@ -13,7 +13,6 @@ store: the index only ever names blobs that are complete.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import Conflict, ImageError, InvalidInput, NotFound
-from ocre_py.fsutil import atomic_write
+from ocre_py.fsutil import atomic_write, file_lock
 from ocre_py.image import mediatypes as mt
 from ocre_py.image.digests import digest_of, is_digest
 from ocre_py.image.manifest import Manifest, canonical, parse_config, parse_manifest
@@ -101,7 +100,7 @@ class ImageStore:
         path = self.blob_path(digest)
         if not path.is_file():
             self._ensure_layout()
-            atomic_write(path, data)
+            atomic_write(path, data, what=f"blob {digest[:19]} of the image store")
         return digest
 
     def read_blob(self, digest: str, *, verify: bool = True) -> bytes:
@@ -138,15 +137,12 @@ class ImageStore:
             finally:
                 self._lock_depth -= 1
             return
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        with file_lock(self.root / ".lock"):
             self._lock_depth = 1
             try:
                 yield
             finally:
                 self._lock_depth = 0
-                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def entries(self) -> list[IndexEntry]:
         path = self.root / "index.json"
@@ -168,7 +164,11 @@ class ImageStore:
 
     def _write_index(self, entries: list[IndexEntry]) -> None:
         doc = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [e.to_json() for e in entries]}
-        atomic_write(self.root / "index.json", json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n")
+        atomic_write(
+            self.root / "index.json",
+            json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n",
+            what="the image store's index",
+        )
 
     def add_manifest(
         self, manifest: bytes, *, ref: str | None = None, signature_of: str | None = None

@@ -17,6 +17,7 @@ Files a partition deploy writes (all atomically) into ``<build>/ocre/`` (or ``-o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from ocre_py.errors import BoardError, DeployError, ImageError, InvalidInput
-from ocre_py.fsutil import atomic_write
+from ocre_py.fsutil import atomic_write, atomic_write_many, file_lock
 from ocre_py.image import wamr
 from ocre_py.image.wamr import WamrBuild
 from ocre_py.image.wasm import is_aot, parse_module, scan_code
@@ -65,6 +66,7 @@ class DeployRequest:
     medium: str | None = None
     format: str = "littlefs"
     dry_run: bool = False
+    require_signature: bool = False  # or the workdir's trust policy (ocre_py.image.trust)
 
 
 @dataclass
@@ -165,21 +167,27 @@ def get_format(name: str) -> StorageFormat:
 # --------------------------------------------------------------------------------------------------
 # Shared steps
 # --------------------------------------------------------------------------------------------------
-def resolve_sources(sources: Sequence[str]) -> list[SourceImage]:
-    """``.wasm`` files as they are; anything else is an image reference in the local image store."""
+def resolve_sources(sources: Sequence[str], *, require_signature: bool = False) -> list[SourceImage]:
+    """``.wasm`` files as they are; anything else is an image reference in the local image store.
+
+    With ``require_signature`` (or the workdir's trust policy) only signed store images pass.
+    """
+    from ocre_py.image.trust import effective_policy, refuse_unsigned_file
+
     if not sources:
         raise InvalidInput.field(None, "IMAGE", "", "at least one image or .wasm file")
     out: list[SourceImage] = []
     for src in sources:
         path = Path(src)
         if path.is_file():
+            refuse_unsigned_file(src, effective_policy(require_signature))
             out.append(SourceImage(path.name.lower(), path))
             continue
         if src.endswith((".wasm", ".aot")):
             raise InvalidInput.field(None, "IMAGE", src, "an existing .wasm file or an image reference")
         from ocre_py.image.runnable import resolve_runnable
 
-        image = resolve_runnable(src)
+        image = resolve_runnable(src, require_signature=require_signature)
         out.append(SourceImage(image.name, Path(image.wasm_path)))
     names = [s.image_name for s in out]
     dupes = {n for n in names if names.count(n) > 1}
@@ -349,41 +357,49 @@ def pack_partition(
 
     if req.name and len(req.sources) > 1:
         raise InvalidInput.field(None, "-n", req.name, "one IMAGE (a name names one container)")
-    sources = resolve_sources(req.sources)
+    sources = resolve_sources(req.sources, require_signature=req.require_signature)
     geometry = resolve_geometry(req)
     fmt = get_format(req.format)
-    previous = previous_data
-    if previous is None and previous_path is not None and previous_path.is_file():
-        previous = previous_path.read_bytes()
-    if req.replace:
-        previous = None
-    if previous is not None and len(previous) != geometry.size:
-        raise DeployError(
-            f"{previous_path}: {len(previous)} bytes, but the partition is now {geometry.size} bytes",
-            hint="the partition changed size: deploy with --replace to start a fresh image",
-        )
-    images = read_images(req, sources)
-    data, used = fmt.pack(
-        images,
-        geometry,
-        previous=previous,
-        replace=req.replace,
-        entries=autostart_entries(req, sources),
-        progress=progress,
-    )
+    images = read_images(req, sources)  # checked before anything (even the lock file) is written
     bin_path, hex_path, merged_path = _output_paths(req)
-    result = DeployResult(target="files", geometry=geometry.to_dict(), used_bytes=used)
-    result.images = fmt.list(data, geometry, source=str(bin_path))
-    if not req.dry_run:
-        atomic_write(bin_path, data)
-        result.files["storage.bin"] = str(bin_path)
-        if geometry.load_address is not None:
-            hexfile.write_hex(hex_path, data, geometry.address, erase_block=geometry.erase_block)
-            result.files["storage.hex"] = str(hex_path)
-        app_hex = _zephyr_hex(req)
-        if app_hex is not None:
-            hexfile.merge_hex(merged_path, app_hex, data, geometry.address, erase_block=geometry.erase_block)
-            result.files["merged.hex"] = str(merged_path)
+    # Read the previous image and write the new one under one lock: two deploys to the same output
+    # serialise instead of each packing on the same base and one update being lost.
+    lock = (
+        contextlib.nullcontext() if req.dry_run else file_lock(bin_path.with_name(f".{bin_path.name}.lock"))
+    )
+    with lock:
+        previous = previous_data
+        if previous is None and previous_path is not None and previous_path.is_file():
+            previous = previous_path.read_bytes()
+        if req.replace:
+            previous = None
+        if previous is not None and len(previous) != geometry.size:
+            raise DeployError(
+                f"{previous_path}: {len(previous)} bytes, but the partition is now {geometry.size} bytes",
+                hint="the partition changed size: deploy with --replace to start a fresh image",
+            )
+        data, used = fmt.pack(
+            images,
+            geometry,
+            previous=previous,
+            replace=req.replace,
+            entries=autostart_entries(req, sources),
+            progress=progress,
+        )
+        result = DeployResult(target="files", geometry=geometry.to_dict(), used_bytes=used)
+        result.images = fmt.list(data, geometry, source=str(bin_path))
+        if not req.dry_run:
+            files: dict[Path, bytes | str] = {bin_path: data}
+            if geometry.load_address is not None:
+                files[hex_path] = hexfile.bin_to_hex(data, geometry.address, erase_block=geometry.erase_block)
+            app_hex = _zephyr_hex(req)
+            if app_hex is not None:
+                files[merged_path] = hexfile.merged_hex(
+                    app_hex, data, geometry.address, erase_block=geometry.erase_block
+                )
+            atomic_write_many(files, what="the partition image")  # bin and hex always hold the same
+            names = {bin_path: "storage.bin", hex_path: "storage.hex", merged_path: "merged.hex"}
+            result.files.update({names[p]: str(p) for p in files})
     return data, geometry, result
 
 
@@ -596,7 +612,7 @@ class LinuxTarget(DeployTarget):
 
         if req.name and len(req.sources) > 1:
             raise InvalidInput.field(None, "-n", req.name, "one IMAGE (a name names one container)")
-        sources = resolve_sources(req.sources)
+        sources = resolve_sources(req.sources, require_signature=req.require_signature)
         result = DeployResult(target="linux")
         with Runtime(exclusive=False) as runtime:
             for s in sources:

@@ -91,6 +91,14 @@ def merge_hex(
     erase_block: int | None = None,
 ) -> Path:
     """Write ``app_hex`` + the storage image at ``address`` as one HEX; refuse overlapping ranges."""
+    atomic_write(path, merged_hex(app_hex, data, address, erase_block=erase_block))
+    return Path(path)
+
+
+def merged_hex(
+    app_hex: str | os.PathLike[str], data: bytes, address: int, *, erase_block: int | None = None
+) -> str:
+    """The text of :func:`merge_hex`, for a caller that writes several files as one unit."""
     from intelhex import AddressOverlapError, HexReaderError
 
     IntelHex = _intelhex()
@@ -111,5 +119,4 @@ def merge_hex(
         ) from None
     out = io.StringIO()
     app.write_hex_file(out)
-    atomic_write(path, out.getvalue())
-    return Path(path)
+    return out.getvalue()

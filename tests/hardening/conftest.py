@@ -18,14 +18,20 @@ import pytest
 HOSTILE_RESULTS = Path(__file__).resolve().parents[2] / "fuzz" / "results" / "hostile.json"
 
 
+def recorder(results_name: str) -> Iterator[dict[str, Any]]:
+    """Yield a dict tests fill with ``case -> {outcome, ...}``; merged into ``fuzz/results/NAME``."""
+    numbers: dict[str, Any] = {}
+    yield numbers
+    path = HOSTILE_RESULTS.with_name(results_name)
+    if os.environ.get("OCRE_RECORD_RELIABILITY") and numbers:
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        old.update({k: {**v, "date": stamp} for k, v in numbers.items()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
+
+
 @pytest.fixture(scope="module")
 def record() -> Iterator[dict[str, Any]]:
     """A dict tests fill with ``attack -> {outcome, stop_ms, rss_delta_mb}``; saved at module end."""
-    numbers: dict[str, Any] = {}
-    yield numbers
-    if os.environ.get("OCRE_RECORD_RELIABILITY") and numbers:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        old = json.loads(HOSTILE_RESULTS.read_text()) if HOSTILE_RESULTS.is_file() else {}
-        old.update({k: {**v, "date": stamp} for k, v in numbers.items()})
-        HOSTILE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        HOSTILE_RESULTS.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
+    yield from recorder(HOSTILE_RESULTS.name)

@@ -431,8 +431,7 @@ def test_insecure_is_plain_http_never_unverified_https() -> None:
 
 def test_require_signature_refuses_unsigned_and_wrongly_signed(tmp_path: Path) -> None:
     from ocre_py.image import ImageStore, build_image
-    from ocre_py.image.distribution import _require_signature
-    from ocre_py.image.signing import generate_key, load_private_key, sign
+    from ocre_py.image.signing import generate_key, load_private_key, sign, trusted_keys, verify_signatures
     from ocre_py.image.transfer import collect
 
     keys = tmp_path / "keys"
@@ -440,14 +439,19 @@ def test_require_signature_refuses_unsigned_and_wrongly_signed(tmp_path: Path) -
     generate_key("other", key_dir=keys)
     store = ImageStore(tmp_path / "s")
     digest = build_image(store, "signed:1", runnable_module()).digest
-    image = collect(store, digest)
-    with pytest.raises(ImageError):
-        _require_signature(image, digest, [str(keys / "good.pub")], source="test")
+    good = trusted_keys([str(keys / "good.pub")])
+
+    def check() -> str:
+        sigs = [(s.manifest, s.blobs) for s in collect(store, digest).signatures]
+        return verify_signatures(digest, sigs, good, source="test")
+
+    with pytest.raises(ImageError, match="is not signed"):
+        check()
     sign(store, "signed:1", load_private_key(str(keys / "other.key")))
-    with pytest.raises(ImageError):
-        _require_signature(collect(store, digest), digest, [str(keys / "good.pub")], source="test")
+    with pytest.raises(ImageError, match="does not verify with any trusted key"):
+        check()
     sign(store, "signed:1", load_private_key(str(keys / "good.key")))
-    _require_signature(collect(store, digest), digest, [str(keys / "good.pub")], source="test")
+    assert check()
 
 
 def test_json_of_findings_is_machine_readable() -> None:

@@ -13,12 +13,14 @@ import importlib
 import os
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A small loopback HTTP server (a thread) for registries that misbehave; yields ``HOST:PORT``."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @dataclass
@@ -182,4 +197,17 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[R
 
     work = tmp_path_factory.mktemp("registry-token")
     with TokenServer(work, USER, PASSWORD) as tokens, run_registry(work, tokens.auth_yaml()) as server:
+        yield server, tokens
+
+
+@pytest.fixture(scope="session")
+def far_realm_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RegistryServer, object]]:
+    """A token registry at 127.0.0.1 whose plain-HTTP realm names another host (``localhost``)."""
+    from tests.image.token_server import TokenServer
+
+    work = tmp_path_factory.mktemp("registry-far-realm")
+    with (
+        TokenServer(work, USER, PASSWORD, realm_host="localhost") as tokens,
+        run_registry(work, tokens.auth_yaml()) as server,
+    ):
         yield server, tokens

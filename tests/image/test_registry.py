@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import stat
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from ocre_py.image import mediatypes as mt
 from ocre_py.image.digests import digest_of
 from ocre_py.image.manifest import Descriptor, canonical, manifest_bytes
 from ocre_py.image.registry import Registry
-from tests.image.conftest import PASSWORD, USER, RegistryServer, free_port, snapshot
+from tests.image.conftest import PASSWORD, USER, RegistryServer, free_port, http_server, snapshot
 
 _counter = iter(range(10_000))
 
@@ -199,18 +197,6 @@ def test_bearer_token_auth(token_registry, hello: Path, tmp_path: Path) -> None:
 
 
 # --- servers that fail -----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 class _Unavailable(BaseHTTPRequestHandler):

@@ -1,7 +1,8 @@
-"""ed25519 signatures: keys, sign/verify, referrers on a real registry, and ``--require-signature``."""
+"""cosign-format signatures: keys, sign/verify, ``.sig`` tags on a real registry, ``--require-signature``."""
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 from collections.abc import Callable
@@ -15,7 +16,8 @@ from ocre_py.image.signing import (
     generate_key,
     load_private_key,
     sign,
-    signature_manifest,
+    signature_image,
+    signature_payload,
     trusted_keys,
     verify,
 )
@@ -62,16 +64,12 @@ def test_signature_from_an_untrusted_key_is_refused(store: ImageStore, hello: Pa
 def test_forged_signature_bytes_are_refused(store: ImageStore, hello: Path) -> None:
     generate_key("dev")
     built = build_from_file(store, "hello:1", hello)
-    payload, manifest = signature_manifest(built.digest, 100, load_private_key("dev"))
-    doc = json.loads(manifest)
-    sig = doc["annotations"]["vnd.ocre.signature.ed25519"]
-    doc["annotations"]["vnd.ocre.signature.ed25519"] = ("A" if sig[0] != "A" else "B") + sig[1:]
-    from ocre_py.image.manifest import canonical
-    from ocre_py.image.signing import EMPTY_CONFIG
-
-    store.put_blob(EMPTY_CONFIG)
+    payload = signature_payload(built.digest, "hello:1")
+    forged = base64.b64encode(b"0" * 70).decode()
+    config, manifest = signature_image([(payload, forged)])
+    store.put_blob(config)
     store.put_blob(payload)
-    store.add_manifest(canonical(doc), signature_of=built.digest)
+    store.add_manifest(manifest, signature_of=built.digest)
     with pytest.raises(ImageError, match="does not verify with any trusted key"):
         verify(store, "hello:1", trusted_keys())
 
@@ -118,7 +116,7 @@ def test_require_signature_refuses_unsigned_and_replaced_images(
     build_from_file(attacker, ref, examples["blinky"])
     push(attacker, ref)
     victim = ImageStore(tmp_path / "victim")
-    with pytest.raises(ImageError, match="image is not signed; refusing it"):
+    with pytest.raises(ImageError, match="is not signed; refusing it"):
         pull(victim, ref, require_signature=True)
     assert snapshot(victim.root) == {}
 
@@ -133,7 +131,7 @@ def test_require_signature_with_the_wrong_key(
     sign(store, ref, load_private_key("dev"))
     push(store, ref)
     victim = ImageStore(tmp_path / "victim")
-    with pytest.raises(ImageError, match=r"no valid signature .*does not verify"):
+    with pytest.raises(ImageError, match=r"no valid signature: .*does not verify"):
         pull(victim, ref, require_signature=True, keys=[str(stranger.public_path)])
     assert snapshot(victim.root) == {}
 

@@ -33,7 +33,11 @@ def _b64(data: bytes) -> str:
 
 
 class TokenServer:
-    def __init__(self, workdir: Path, user: str, password: str) -> None:
+    """``expire_next`` hands out that many already-expired tokens (past the registry's 60 s leeway);
+    ``realm_host`` is the host name the realm URL uses (default 127.0.0.1)."""
+
+    def __init__(self, workdir: Path, user: str, password: str, *, realm_host: str = "127.0.0.1") -> None:
+        self.expire_next = 0
         self.key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ocre test token signer")])
@@ -75,7 +79,7 @@ class TokenServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        self.realm = f"http://{realm_host}:{self.httpd.server_address[1]}/token"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def token(self, scope: str, authed: bool) -> str:
@@ -84,6 +88,9 @@ class TokenServer:
             kind, name, actions = scope.split(":", 2)
             access.append({"type": kind, "name": name, "actions": actions.split(",")})
         now = int(time.time())
+        if self.expire_next > 0:
+            self.expire_next -= 1
+            now -= 3600  # expired an hour ago: no leeway covers it
         header = {
             "typ": "JWT",
             "alg": "ES256",
