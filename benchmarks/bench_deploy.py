@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ocre_py.zephyr import delta
-from ocre_py.zephyr.geometry import Geometry
+from ocre_py.zephyr.board.geometry import Geometry
 from ocre_py.zephyr.partition import build_image
 
 MIB = 1024 * 1024

@@ -266,7 +266,7 @@ class PartitionWrite(Operation):
         return self.work / "storage.bin"
 
     def _geometry(self) -> Any:
-        from ocre_py.zephyr.geometry import Geometry
+        from ocre_py.zephyr.board.geometry import Geometry
 
         return Geometry(address=0, size=self.SIZE, erase_block=BLOCK, source="crash")
 

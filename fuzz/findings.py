@@ -31,23 +31,23 @@ FINDINGS: list[dict[str, str]] = [
     {
         "found_by": "fuzz_boards",
         "bug": "an empty board database escaped as pykwalify's CoreError",
-        "fix": "ocre_py/zephyr/_yaml.py: InvalidInput 'document is empty'",
+        "fix": "ocre_py/zephyr/board/yaml_schema.py: InvalidInput 'document is empty'",
     },
     {
         "found_by": "fuzz_ocre_config",
         "bug": "a control character in `ocre.yml` gave a two-line YAML message; non-UTF-8 raised "
         "UnicodeDecodeError",
-        "fix": "ocre_py/zephyr/_yaml.py: one-line problem text; InvalidInput for non-UTF-8",
+        "fix": "ocre_py/zephyr/board/yaml_schema.py: one-line problem text; InvalidInput for non-UTF-8",
     },
     {
         "found_by": "fuzz_dts",
         "bug": "a string token with a newline made a multi-line DTS syntax error",
-        "fix": "ocre_py/zephyr/dts.py: escape control characters in the message",
+        "fix": "ocre_py/zephyr/board/devicetree.py: escape control characters in the message",
     },
     {
         "found_by": "fuzz_dts",
         "bug": "a string escape beyond one byte (`\\u0100`) or cut short (`\\x`) raised UnicodeError",
-        "fix": "ocre_py/zephyr/dts.py: InvalidInput 'bad escape in a string'",
+        "fix": "ocre_py/zephyr/board/devicetree.py: InvalidInput 'bad escape in a string'",
     },
     {
         "found_by": "fuzz_partition",
@@ -95,7 +95,7 @@ FINDINGS: list[dict[str, str]] = [
     {
         "found_by": "fuzz_dts",
         "bug": "a byte string with a non-hex digit (`[zz]`) raised a bare ValueError",
-        "fix": "ocre_py/zephyr/dts.py: InvalidInput 'bad byte string'",
+        "fix": "ocre_py/zephyr/board/devicetree.py: InvalidInput 'bad byte string'",
     },
     {
         "found_by": "ocre doctor / daemon-state review",

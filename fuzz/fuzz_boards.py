@@ -8,16 +8,16 @@ import tempfile
 from pathlib import Path
 
 from fuzz._seeds import REPO
-from ocre_py.zephyr.boards import load_boards
+from ocre_py.zephyr.board.database import load_boards
 
-PARSER = "ocre_py.zephyr.boards.load_boards"
+PARSER = "ocre_py.zephyr.board.database.load_boards"
 
 _TMP = Path(tempfile.mkdtemp(prefix="ocre-fuzz-boards-"))
 atexit.register(shutil.rmtree, _TMP, True)
 
 
 def seeds() -> list[bytes]:
-    text = (REPO / "ocre_py/zephyr/boards.yaml").read_text()
+    text = (REPO / "ocre_py/zephyr/board/boards.yaml").read_text()
     # The whole file and its first board alone (small inputs mutate faster).
     head, _, rest = text.partition("\n  - name:")
     first = head + "\n  - name:" + rest.split("\n  - name:")[0] + "\n"

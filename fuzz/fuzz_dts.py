@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fuzz._seeds import repo_files
-from ocre_py.zephyr import dts, geometry
+from ocre_py.zephyr.board import devicetree as dts
+from ocre_py.zephyr.board import geometry
 
-PARSER = "ocre_py.zephyr.dts.parse + geometry.from_tree"
+PARSER = "ocre_py.zephyr.board.devicetree.parse + geometry.from_tree"
 
 
 def seeds() -> list[bytes]:

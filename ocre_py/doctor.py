@@ -396,7 +396,7 @@ def check_partition(
     """
     from ocre_py.image.wasm import is_aot, parse_module
     from ocre_py.zephyr import autostart, partition
-    from ocre_py.zephyr.geometry import Geometry
+    from ocre_py.zephyr.board.geometry import Geometry
 
     p = Path(path)
     out: list[Finding] = []

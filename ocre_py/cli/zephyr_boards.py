@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ocre_py.cli.output import print_json, print_table
     from ocre_py.units import format_size
-    from ocre_py.zephyr.boards import all_boards
+    from ocre_py.zephyr.board.database import all_boards
 
     boards = all_boards()
     if args.json:

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_test(args: argparse.Namespace) -> int:
     from ocre_py.cli.output import print_json, print_table
     from ocre_py.zephyr import twister
-    from ocre_py.zephyr.boards import REPO_ROOT
+    from ocre_py.zephyr.board.database import REPO_ROOT
 
     if args.report:
         summary = twister.summarize(args.report)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ocre_py.errors import BuildError
 from ocre_py.units import format_size
-from ocre_py.zephyr.boards import Board
+from ocre_py.zephyr.board.database import Board
 from ocre_py.zephyr.config import OcreConfig
 
 K = 1024

@@ -24,7 +24,7 @@ from pathlib import Path
 from ocre_py.errors import BuildError, InvalidInput, NotFound
 from ocre_py.fsutil import atomic_write
 from ocre_py.zephyr import autostart
-from ocre_py.zephyr.boards import REPO_ROOT, Board, get_board
+from ocre_py.zephyr.board.database import REPO_ROOT, Board, get_board
 from ocre_py.zephyr.budget import Budget, estimate_budget
 from ocre_py.zephyr.config import OcreConfig, find_config, load_config
 from ocre_py.zephyr.render import render_kconfig, render_overlay, storage_layout

@@ -32,7 +32,7 @@ from ocre_py.image import wamr
 from ocre_py.image.wamr import WamrBuild
 from ocre_py.image.wasm import is_aot, parse_module, scan_code
 from ocre_py.zephyr import autostart
-from ocre_py.zephyr.geometry import Geometry
+from ocre_py.zephyr.board.geometry import Geometry
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +204,8 @@ def wamr_build(req: DeployRequest) -> WamrBuild:
         return wamr.OCRE_CORE
     if req.build_dir is None:
         return wamr.TINY
+    from ocre_py.zephyr.board.geometry import find_app_dir
     from ocre_py.zephyr.build import read_cmake_cache
-    from ocre_py.zephyr.geometry import find_app_dir
 
     cache = read_cmake_cache(find_app_dir(req.build_dir))
     if wamr.CACHE_KEY in cache:
@@ -267,14 +267,14 @@ def autostart_entries(req: DeployRequest, images: Sequence[SourceImage]) -> list
 
 
 def _board(name: str) -> Any:
-    from ocre_py.zephyr.boards import get_board
+    from ocre_py.zephyr.board.database import get_board
 
     return get_board(name)
 
 
 def _build_board(build_dir: Path) -> str | None:
     """``CACHED_BOARD`` from the build's CMake cache (what ``west build`` recorded)."""
-    from ocre_py.zephyr.geometry import find_app_dir
+    from ocre_py.zephyr.board.geometry import find_app_dir
 
     cache = find_app_dir(build_dir) / "CMakeCache.txt"
     if not cache.is_file():
@@ -287,7 +287,7 @@ def _build_board(build_dir: Path) -> str | None:
 
 def resolve_geometry(req: DeployRequest) -> Geometry:
     """From the build's ``zephyr.dts`` when there is a build, else from the board database."""
-    from ocre_py.zephyr import geometry as geo
+    from ocre_py.zephyr.board import geometry as geo
 
     if req.format == "bundle":  # the tiny profile's bundle partition, not storage_partition
         from ocre_py.zephyr.tiny import bundle_geometry
@@ -316,7 +316,7 @@ def resolve_geometry(req: DeployRequest) -> Geometry:
 def state_dir(req: DeployRequest) -> Path:
     """Where outputs and the last deployed image live: ``<build>/ocre`` or an ``ocre-deploy`` dir."""
     if req.build_dir is not None:
-        from ocre_py.zephyr.geometry import find_app_dir
+        from ocre_py.zephyr.board.geometry import find_app_dir
 
         return find_app_dir(req.build_dir) / "ocre"
     board = (req.board or "board").replace("/", "_")
@@ -335,7 +335,7 @@ def _output_paths(req: DeployRequest) -> tuple[Path, Path, Path]:
 def _zephyr_hex(req: DeployRequest) -> Path | None:
     if req.build_dir is None:
         return None
-    from ocre_py.zephyr.geometry import find_app_dir
+    from ocre_py.zephyr.board.geometry import find_app_dir
 
     hexfile = find_app_dir(req.build_dir) / "zephyr" / "zephyr.hex"
     return hexfile if hexfile.is_file() else None
@@ -457,7 +457,7 @@ class DeviceTarget(DeployTarget):
         board = _board(req.board) if req.board else None
         app_dir = None
         if req.build_dir is not None:
-            from ocre_py.zephyr.geometry import find_app_dir
+            from ocre_py.zephyr.board.geometry import find_app_dir
 
             app_dir = find_app_dir(req.build_dir)
             if board is None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import DeployError, InvalidInput, NotFound
-from ocre_py.zephyr.boards import Board
+from ocre_py.zephyr.board.database import Board
 from ocre_py.zephyr.build import lookup_board, read_cmake_cache
 from ocre_py.zephyr.workspace import WestContext
 

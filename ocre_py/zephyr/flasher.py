@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ocre_py.errors import DeployError
 from ocre_py.zephyr import delta as delta_mod
-from ocre_py.zephyr.geometry import Geometry
+from ocre_py.zephyr.board.geometry import Geometry
 
 log = logging.getLogger(__name__)
 

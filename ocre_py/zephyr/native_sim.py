@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ocre_py.errors import InvalidInput
 from ocre_py.fsutil import atomic_write
+from ocre_py.zephyr.board.geometry import Geometry
 from ocre_py.zephyr.expect import RunResult, run_and_expect
-from ocre_py.zephyr.geometry import Geometry
 
 log = logging.getLogger(__name__)
 

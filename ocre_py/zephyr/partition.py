@@ -29,7 +29,7 @@ from typing import Any
 from ocre_py.errors import DeployError, InvalidInput
 from ocre_py.fsutil import atomic_write
 from ocre_py.zephyr import autostart
-from ocre_py.zephyr.geometry import Geometry
+from ocre_py.zephyr.board.geometry import Geometry
 
 log = logging.getLogger(__name__)
 

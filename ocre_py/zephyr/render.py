@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ocre_py.zephyr.boards import Board, StorageSpec
+from ocre_py.zephyr.board.database import Board, StorageSpec
 from ocre_py.zephyr.config import FEATURES, OcreConfig
 
 MOUNT_POINT = "/lfs"

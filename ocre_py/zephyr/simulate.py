@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ocre_py.errors import BoardError, InvalidInput
 from ocre_py.zephyr import native_sim, qemu
+from ocre_py.zephyr.board.geometry import Geometry
 from ocre_py.zephyr.expect import RunResult
-from ocre_py.zephyr.geometry import Geometry
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class RunPlan:
 
 
 def _board(name: str):
-    from ocre_py.zephyr.boards import get_board
+    from ocre_py.zephyr.board.database import get_board
 
     return get_board(name)
 
@@ -71,7 +71,8 @@ def plan_run(
     storage: Path | None = None,
     storage_addr: int | None = None,
 ) -> RunPlan:
-    from ocre_py.zephyr import deploy, geometry
+    from ocre_py.zephyr import deploy
+    from ocre_py.zephyr.board import geometry
 
     geo: Geometry | None = None
     app = geometry.find_app_dir(build_dir) if build_dir is not None else None

@@ -33,8 +33,8 @@ from ocre_py.image.wasm import CodeFacts, WasmReader, scan_code
 from ocre_py.zephyr.bundle import MAGIC, Bundle, read_bundle
 
 if TYPE_CHECKING:
+    from ocre_py.zephyr.board.geometry import Geometry
     from ocre_py.zephyr.deploy import DeployRequest
-    from ocre_py.zephyr.geometry import Geometry
 
 log = logging.getLogger(__name__)
 
@@ -484,7 +484,7 @@ BUNDLE_LABEL = "ocre_bundle_partition"
 
 
 def tiny_target(board: object) -> TinyTarget:
-    """The tiny view of a :class:`ocre_py.zephyr.boards.Board` (built-in entry, else from its sizes)."""
+    """The tiny view of a board database entry (the built-in entry, else one from its sizes)."""
     name = getattr(board, "name", str(board))
     if name in TARGETS:
         return TARGETS[name]
@@ -530,7 +530,8 @@ def render_overlay(board: object) -> str:
 def bundle_geometry(*, board: object | None = None, build_dir: Path | None = None) -> Geometry:
     """Where the bundle goes: the build's ``ocre_bundle_partition`` node when there is a build (the
     overlay is the source of truth), else the board's tiny target."""
-    from ocre_py.zephyr import dts, geometry
+    from ocre_py.zephyr.board import devicetree as dts
+    from ocre_py.zephyr.board import geometry
 
     if build_dir is not None:
         app = geometry.find_app_dir(build_dir)
@@ -538,7 +539,7 @@ def bundle_geometry(*, board: object | None = None, build_dir: Path | None = Non
         if dts_file.is_file():
             return geometry.from_tree(dts.load(dts_file), label=BUNDLE_LABEL)
         if board is None:
-            from ocre_py.zephyr.boards import get_board
+            from ocre_py.zephyr.board.database import get_board
             from ocre_py.zephyr.deploy import _build_board
 
             name = _build_board(app)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocre_py.errors import BuildError
-from ocre_py.zephyr.boards import REPO_ROOT
+from ocre_py.zephyr.board.database import REPO_ROOT
 
 log = logging.getLogger(__name__)
 

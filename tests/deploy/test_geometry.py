@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ocre_py.errors import DeployError, InvalidInput
-from ocre_py.zephyr import dts, geometry
+from ocre_py.zephyr.board import devicetree as dts
+from ocre_py.zephyr.board import geometry
 
 DTS = Path(__file__).parent / "dts"
 
@@ -91,7 +92,7 @@ def test_reader_keeps_labels_and_delete_node() -> None:
 
 
 def test_geometry_from_board_database() -> None:
-    from ocre_py.zephyr.boards import get_board
+    from ocre_py.zephyr.board.database import get_board
 
     g = geometry.from_board(get_board("b_u585i_iot02a"), medium="internal")
     assert (g.address, g.size, g.erase_block) == (0x080F0000, 0x10000, 8192)

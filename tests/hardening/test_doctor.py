@@ -18,7 +18,7 @@ from fuzz.crashkill import big_module
 from ocre_py.image import ImageStore, build_image
 from ocre_py.image.manifest import parse_manifest
 from ocre_py.zephyr import autostart
-from ocre_py.zephyr.geometry import Geometry
+from ocre_py.zephyr.board.geometry import Geometry
 from ocre_py.zephyr.partition import Partition
 from tests.conftest import CliResult
 

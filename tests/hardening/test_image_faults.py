@@ -223,8 +223,8 @@ def test_concurrent_deploys_to_one_output_lose_nothing(
     tmp_path: Path, examples: dict[str, Path], record: dict[str, Any]
 ) -> None:
     from ocre_py.zephyr import hexfile
+    from ocre_py.zephyr.board.geometry import Geometry
     from ocre_py.zephyr.deploy import list_partition
-    from ocre_py.zephyr.geometry import Geometry
 
     tries, bad = 4, 0
     for i in range(tries):

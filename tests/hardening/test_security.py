@@ -186,8 +186,8 @@ def test_hostile_names_are_refused_by_every_sink(name: str, tmp_path: Path) -> N
     from ocre_py.names import check_name
     from ocre_py.runtime import ContainerSpec, Runtime
     from ocre_py.zephyr import autostart
+    from ocre_py.zephyr.board.geometry import Geometry
     from ocre_py.zephyr.bundle import check_name as bundle_name
-    from ocre_py.zephyr.geometry import Geometry
     from ocre_py.zephyr.partition import Partition
 
     sinks = {
@@ -225,8 +225,8 @@ def test_the_same_sinks_accept_a_good_name(tmp_path: Path) -> None:
     from ocre_py.names import check_name
     from ocre_py.runtime import ContainerSpec, Runtime
     from ocre_py.zephyr import autostart
+    from ocre_py.zephyr.board.geometry import Geometry
     from ocre_py.zephyr.bundle import check_name as bundle_name
-    from ocre_py.zephyr.geometry import Geometry
     from ocre_py.zephyr.partition import Partition
 
     assert check_name("ok") == "ok" and bundle_name("ok") == "ok"

@@ -37,7 +37,7 @@ ZEPHYR_DTS = """/dts-v1/;
 
 
 def _board():  # type: ignore[no-untyped-def]
-    from ocre_py.zephyr.boards import get_board
+    from ocre_py.zephyr.board.database import get_board
 
     return get_board("qemu_cortex_m3")
 
@@ -257,7 +257,7 @@ def test_west_ocre_test_covers_the_tiny_scenario(ocre_cli) -> None:  # type: ign
 
 
 def test_other_boards_get_a_generated_bundle_overlay(tmp_path: Path) -> None:
-    from ocre_py.zephyr.boards import get_board
+    from ocre_py.zephyr.board.database import get_board
     from ocre_py.zephyr.build import DEFAULT_APP, BuildRequest
     from ocre_py.zephyr.config import OcreConfig
 

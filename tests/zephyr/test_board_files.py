@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from ocre_py.zephyr.boards import get_board
+from ocre_py.zephyr.board.database import get_board
 from tests.conftest import require_program
 
 BOARD_DIR = Path(__file__).resolve().parents[2] / "zephyr_app" / "boards" / "st" / "nucleo_u585"

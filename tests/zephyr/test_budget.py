@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ocre_py.errors import BuildError
-from ocre_py.zephyr.boards import all_boards, get_board
+from ocre_py.zephyr.board.database import all_boards, get_board
 from ocre_py.zephyr.budget import estimate_budget
 from ocre_py.zephyr.config import OcreConfig
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ocre_py.errors import DeployError, InvalidInput
-from ocre_py.zephyr.boards import get_board
+from ocre_py.zephyr.board.database import get_board
 from ocre_py.zephyr.flash import FlashRequest, flash_with_pyocd, west_flash_command
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ocre_py.zephyr.boards import all_boards
+from ocre_py.zephyr.board.database import all_boards
 
 BOARDS = [b.name for b in all_boards()]
 BUILDABLE = [b for b in BOARDS if b != "qemu_cortex_m3"]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import DeployError, InvalidInput
-from ocre_py.zephyr import dts
+from ocre_py.zephyr.board import devicetree as dts
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import BoardError, NotFound
-from ocre_py.zephyr._yaml import load_yaml, validate
+from ocre_py.zephyr.board.yaml_schema import load_yaml, validate
 
 log = logging.getLogger(__name__)
 
 BOARDS_FILE = Path(__file__).with_name("boards.yaml")
 SCHEMA_FILE = Path(__file__).with_name("boards.schema.yaml")
 #: Repository root (holds zephyr_app/ and templates/); the west extension always runs from it.
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
