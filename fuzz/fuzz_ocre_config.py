@@ -8,9 +8,9 @@ import tempfile
 from pathlib import Path
 
 from fuzz._seeds import repo_files
-from ocre_py.zephyr.config import load_config
+from ocre_py.zephyr.project.config import load_config
 
-PARSER = "ocre_py.zephyr.config.load_config"
+PARSER = "ocre_py.zephyr.project.config.load_config"
 
 _TMP = Path(tempfile.mkdtemp(prefix="ocre-fuzz-config-"))
 atexit.register(shutil.rmtree, _TMP, True)

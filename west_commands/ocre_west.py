@@ -67,7 +67,7 @@ class Ocre(WestCommand):
 
     def do_run(self, args: argparse.Namespace, unknown: list[str]) -> None:
         from ocre_py.errors import OcreError
-        from ocre_py.zephyr.workspace import WestContext
+        from ocre_py.zephyr.project.workspace import WestContext
 
         if not getattr(args, "func", None):
             self.die("missing subcommand: try 'west ocre -h'", exit_code=2)

@@ -4,7 +4,7 @@ How to add a subcommand (other rooms do this without touching anything else here
 with ``register(subparsers)`` that calls ``subparsers.add_parser(NAME, help=..., description=...)``,
 adds its arguments and sets ``func=handler`` via ``set_defaults``; append the module path to
 :data:`ZEPHYR_COMMAND_MODULES`. The handler receives the ``argparse.Namespace`` and returns an exit
-code; it may read ``args.west`` (a :class:`ocre_py.zephyr.workspace.WestContext`, present in both
+code; it may read ``args.west`` (a :class:`ocre_py.zephyr.project.workspace.WestContext`, present in both
 skins) for the workspace, west config and ``ZEPHYR_BASE``. A subcommand that accepts trailing
 pass-through arguments (like ``build -- -DFOO=1``) declares them with ``nargs='*'`` positionals.
 

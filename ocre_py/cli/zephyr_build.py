@@ -118,7 +118,7 @@ def request_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def run(args: argparse.Namespace) -> int:
     from ocre_py.cli.output import print_json
     from ocre_py.zephyr.build import build
-    from ocre_py.zephyr.workspace import context_from_args
+    from ocre_py.zephyr.project.workspace import context_from_args
 
     request = request_from_args(args)
     plan = build(request, context_from_args(args))

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ocre_py.cli.output import print_json
     from ocre_py.zephyr.flash import FlashRequest, flash
-    from ocre_py.zephyr.workspace import context_from_args
+    from ocre_py.zephyr.project.workspace import context_from_args
 
     request = FlashRequest(
         build_dir=Path(args.build_dir),

@@ -16,7 +16,7 @@ from pathlib import Path
 from ocre_py.errors import Conflict, InvalidInput
 from ocre_py.fsutil import atomic_write
 from ocre_py.zephyr.board.database import REPO_ROOT, Board
-from ocre_py.zephyr.config import FEATURES, OcreConfig
+from ocre_py.zephyr.project.config import FEATURES, OcreConfig
 from ocre_py.zephyr.render import app_board_files, kconfig_settings, storage_layout
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Any
 from ocre_py.errors import BuildError
 from ocre_py.units import format_size
 from ocre_py.zephyr.board.database import Board
-from ocre_py.zephyr.config import OcreConfig
+from ocre_py.zephyr.project.config import OcreConfig
 
 K = 1024
 

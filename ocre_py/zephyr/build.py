@@ -26,9 +26,10 @@ from ocre_py.fsutil import atomic_write
 from ocre_py.zephyr import autostart
 from ocre_py.zephyr.board.database import REPO_ROOT, Board, get_board
 from ocre_py.zephyr.budget import Budget, estimate_budget
-from ocre_py.zephyr.config import OcreConfig, find_config, load_config
+from ocre_py.zephyr.project import build_dir as bdir
+from ocre_py.zephyr.project.config import OcreConfig, find_config, load_config
+from ocre_py.zephyr.project.workspace import WestContext
 from ocre_py.zephyr.render import render_kconfig, render_overlay, storage_layout
-from ocre_py.zephyr.workspace import WestContext
 
 log = logging.getLogger(__name__)
 
@@ -98,21 +99,6 @@ def lookup_board(target: str) -> Board:
     return get_board(target)  # raises with the list
 
 
-def read_cmake_cache(build_dir: Path) -> dict[str, str]:
-    """``NAME:TYPE=value`` lines of ``CMakeCache.txt`` as name → value (empty if absent)."""
-    out: dict[str, str] = {}
-    try:
-        text = (build_dir / "CMakeCache.txt").read_text(errors="replace")
-    except OSError:
-        return out
-    for line in text.splitlines():
-        if line.startswith(("#", "//")) or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        out[key.split(":", 1)[0]] = value
-    return out
-
-
 def resolve_board(
     request: BuildRequest, config: OcreConfig, ctx: WestContext, build_dir: Path | None
 ) -> tuple[str, str]:
@@ -126,7 +112,7 @@ def resolve_board(
     if ctx.config("build.board"):
         return str(ctx.config("build.board")), "west config (build.board)"
     if build_dir is not None:
-        cached = read_cmake_cache(build_dir).get("CACHED_BOARD")
+        cached = bdir.board(build_dir)
         if cached:
             return cached, f"build directory {build_dir} (CACHED_BOARD)"
     raise InvalidInput(
@@ -177,7 +163,7 @@ def _pristine(request: BuildRequest, ctx: WestContext, build_dir: Path, target: 
         value = "never"
     if value == "never" or not build_dir.exists():
         return False
-    cache = read_cmake_cache(build_dir)
+    cache = bdir.read_cmake_cache(build_dir)
     if value == "auto":
         cached_app = cache.get("APPLICATION_SOURCE_DIR")
         cached_board = cache.get("CACHED_BOARD")

@@ -33,6 +33,7 @@ from ocre_py.image.wamr import WamrBuild
 from ocre_py.image.wasm import is_aot, parse_module, scan_code
 from ocre_py.zephyr import autostart
 from ocre_py.zephyr.board.geometry import Geometry
+from ocre_py.zephyr.project import build_dir as bdir
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +205,7 @@ def wamr_build(req: DeployRequest) -> WamrBuild:
         return wamr.OCRE_CORE
     if req.build_dir is None:
         return wamr.TINY
-    from ocre_py.zephyr.board.geometry import find_app_dir
-    from ocre_py.zephyr.build import read_cmake_cache
-
-    cache = read_cmake_cache(find_app_dir(req.build_dir))
+    cache = bdir.read_cmake_cache(bdir.app_dir(req.build_dir))
     if wamr.CACHE_KEY in cache:
         return wamr.from_cache_value(cache[wamr.CACHE_KEY], origin=f"the firmware in {req.build_dir}")
     return wamr.TINY_UNRECORDED if cache else wamr.TINY
@@ -272,19 +270,6 @@ def _board(name: str) -> Any:
     return get_board(name)
 
 
-def _build_board(build_dir: Path) -> str | None:
-    """``CACHED_BOARD`` from the build's CMake cache (what ``west build`` recorded)."""
-    from ocre_py.zephyr.board.geometry import find_app_dir
-
-    cache = find_app_dir(build_dir) / "CMakeCache.txt"
-    if not cache.is_file():
-        return None
-    for line in cache.read_text(errors="replace").splitlines():
-        if line.startswith(("CACHED_BOARD:", "BOARD:")):
-            return line.split("=", 1)[1].strip() or None
-    return None
-
-
 def resolve_geometry(req: DeployRequest) -> Geometry:
     """From the build's ``zephyr.dts`` when there is a build, else from the board database."""
     from ocre_py.zephyr.board import geometry as geo
@@ -294,14 +279,13 @@ def resolve_geometry(req: DeployRequest) -> Geometry:
 
         return bundle_geometry(board=_board(req.board) if req.board else None, build_dir=req.build_dir)
     if req.build_dir is not None:
-        app = geo.find_app_dir(req.build_dir)
-        if (app / "zephyr" / "zephyr.dts").is_file():
-            return geo.from_build_dir(req.build_dir)
+        if bdir.zephyr_dts(req.build_dir).is_file():
+            return bdir.storage_geometry(req.build_dir)
         if not req.board:
             raise InvalidInput.field(
                 None, "build directory", str(req.build_dir), "a Zephyr build (zephyr/zephyr.dts missing)"
             )
-    board = req.board or (_build_board(req.build_dir) if req.build_dir else None)
+    board = req.board or (bdir.board(req.build_dir) if req.build_dir else None)
     if not board:
         raise InvalidInput.field(
             None,
@@ -316,9 +300,7 @@ def resolve_geometry(req: DeployRequest) -> Geometry:
 def state_dir(req: DeployRequest) -> Path:
     """Where outputs and the last deployed image live: ``<build>/ocre`` or an ``ocre-deploy`` dir."""
     if req.build_dir is not None:
-        from ocre_py.zephyr.board.geometry import find_app_dir
-
-        return find_app_dir(req.build_dir) / "ocre"
+        return bdir.app_dir(req.build_dir) / "ocre"
     board = (req.board or "board").replace("/", "_")
     return Path.cwd() / f"ocre-deploy-{board}"
 
@@ -330,15 +312,6 @@ def _output_paths(req: DeployRequest) -> tuple[Path, Path, Path]:
         return out, out.with_suffix(".hex"), out.with_name("merged.hex")
     d = out if out is not None else state_dir(req)
     return d / "storage.bin", d / "storage.hex", d / "merged.hex"
-
-
-def _zephyr_hex(req: DeployRequest) -> Path | None:
-    if req.build_dir is None:
-        return None
-    from ocre_py.zephyr.board.geometry import find_app_dir
-
-    hexfile = find_app_dir(req.build_dir) / "zephyr" / "zephyr.hex"
-    return hexfile if hexfile.is_file() else None
 
 
 def pack_partition(
@@ -392,7 +365,7 @@ def pack_partition(
             files: dict[Path, bytes | str] = {bin_path: data}
             if geometry.load_address is not None:
                 files[hex_path] = hexfile.bin_to_hex(data, geometry.address, erase_block=geometry.erase_block)
-            app_hex = _zephyr_hex(req)
+            app_hex = bdir.zephyr_hex(req.build_dir) if req.build_dir is not None else None
             if app_hex is not None:
                 files[merged_path] = hexfile.merged_hex(
                     app_hex, data, geometry.address, erase_block=geometry.erase_block
@@ -457,11 +430,9 @@ class DeviceTarget(DeployTarget):
         board = _board(req.board) if req.board else None
         app_dir = None
         if req.build_dir is not None:
-            from ocre_py.zephyr.board.geometry import find_app_dir
-
-            app_dir = find_app_dir(req.build_dir)
+            app_dir = bdir.app_dir(req.build_dir)
             if board is None:
-                name = _build_board(req.build_dir)
+                name = bdir.board(req.build_dir)
                 board = _board(name.split("@")[0]) if name else None
         runner = flasher.read_runner(app_dir, req.runner) if app_dir else None
         _, storage_hex, merged_hex = _output_paths(req)
@@ -544,7 +515,7 @@ class DeviceTarget(DeployTarget):
         from ocre_py.zephyr import flasher
 
         if req.merged:
-            if _zephyr_hex(req) is None:
+            if req.build_dir is None or bdir.zephyr_hex(req.build_dir) is None:
                 raise DeployError(
                     "--merged needs a build with zephyr/zephyr.hex",
                     hint="build with CONFIG_BUILD_OUTPUT_HEX=y and pass -d BUILD_DIR",
@@ -670,7 +641,7 @@ def choose_target(req: DeployRequest) -> str:
     if req.native_sim:
         return "native_sim"
     if req.board or req.build_dir:
-        name = req.board or (_build_board(req.build_dir) if req.build_dir else None)
+        name = req.board or (bdir.board(req.build_dir) if req.build_dir else None)
         kind = _board_kind(name) if name else None
         return {"qemu": "qemu", "native": "native_sim"}.get(kind or "", "device")
     return "linux"

@@ -20,8 +20,9 @@ from typing import Any
 
 from ocre_py.errors import DeployError, InvalidInput, NotFound
 from ocre_py.zephyr.board.database import Board
-from ocre_py.zephyr.build import lookup_board, read_cmake_cache
-from ocre_py.zephyr.workspace import WestContext
+from ocre_py.zephyr.build import lookup_board
+from ocre_py.zephyr.project import build_dir as bdir
+from ocre_py.zephyr.project.workspace import WestContext
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class FlashResult:
 
 
 def board_of_build(build_dir: Path) -> Board | None:
-    cached = read_cmake_cache(build_dir).get("CACHED_BOARD")
+    cached = bdir.board(build_dir)
     if not cached:
         return None
     try:

@@ -140,24 +140,6 @@ def classify(name: str, source_file: str | None = None) -> str:
     return "other"
 
 
-def find_elf(build_dir: Path) -> Path:
-    """``zephyr/zephyr.elf`` of a build dir; with sysbuild, the default domain's."""
-    candidates = [build_dir / "zephyr" / "zephyr.elf"]
-    domains = build_dir / "domains.yaml"
-    if domains.is_file():
-        import yaml
-
-        data = yaml.safe_load(domains.read_text()) or {}
-        default = data.get("default")
-        for d in data.get("domains", []):
-            if d.get("name") == default and d.get("build_dir"):
-                candidates.insert(0, Path(d["build_dir"]) / "zephyr" / "zephyr.elf")
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise NotFound(f"no zephyr.elf in {build_dir}", hint="build first ('west ocre build') or pass --elf FILE")
-
-
 def analyze_elf(path: Path) -> Footprint:
     """Attribute every allocated byte of ``path`` to a component."""
     from elftools.common.exceptions import ELFError
@@ -230,9 +212,10 @@ def footprint(build_dir: Path, *, elf: Path | None = None) -> Footprint:
     if elf is not None:
         return analyze_elf(elf)
     from ocre_py.zephyr import size_report
+    from ocre_py.zephyr.project import build_dir as bdir
 
-    path = find_elf(build_dir)
-    app_dir = path.parent.parent
+    path = bdir.zephyr_elf(build_dir)
+    app_dir = bdir.app_dir(build_dir)
     why = size_report.make_reports(app_dir)
     fp = size_report.from_reports(app_dir, str(path)) if why is None else None
     if fp is not None:

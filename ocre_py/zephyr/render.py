@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ocre_py.zephyr.board.database import Board, StorageSpec
-from ocre_py.zephyr.config import FEATURES, OcreConfig
+from ocre_py.zephyr.project.config import FEATURES, OcreConfig
 
 MOUNT_POINT = "/lfs"
 #: littlefs geometry in the fstab node (Ocre's samples use the same values).

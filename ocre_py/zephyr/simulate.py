@@ -71,21 +71,21 @@ def plan_run(
     storage: Path | None = None,
     storage_addr: int | None = None,
 ) -> RunPlan:
-    from ocre_py.zephyr import deploy
     from ocre_py.zephyr.board import geometry
+    from ocre_py.zephyr.project import build_dir as bdir
 
     geo: Geometry | None = None
-    app = geometry.find_app_dir(build_dir) if build_dir is not None else None
+    app = bdir.app_dir(build_dir) if build_dir is not None else None
     if board is None and app is not None:
-        board = deploy._build_board(app)
+        board = bdir.board(app)
     entry = _board(board.split("@")[0]) if board else None
     from ocre_py.zephyr import tiny  # the tiny profile: a bundle at the ocre_bundle_partition
 
-    tiny_build = app is not None and tiny.is_tiny_build(app)
+    tiny_build = app is not None and bdir.profile(app) == "tiny"
     if tiny_build:
         geo = tiny.bundle_geometry(board=entry, build_dir=app)
     elif app is not None and (app / "zephyr" / "zephyr.dts").is_file():
-        geo = geometry.from_build_dir(app)
+        geo = bdir.storage_geometry(app)
     elif entry is not None:
         geo = geometry.from_board(entry)
     if storage is None and app is not None and (app / "ocre" / "storage.bin").is_file():

@@ -534,15 +534,15 @@ def bundle_geometry(*, board: object | None = None, build_dir: Path | None = Non
     from ocre_py.zephyr.board import geometry
 
     if build_dir is not None:
-        app = geometry.find_app_dir(build_dir)
-        dts_file = app / "zephyr" / "zephyr.dts"
+        from ocre_py.zephyr.project import build_dir as bdir
+
+        dts_file = bdir.zephyr_dts(build_dir)
         if dts_file.is_file():
             return geometry.from_tree(dts.load(dts_file), label=BUNDLE_LABEL)
         if board is None:
             from ocre_py.zephyr.board.database import get_board
-            from ocre_py.zephyr.deploy import _build_board
 
-            name = _build_board(app)
+            name = bdir.board(build_dir)
             board = get_board(name.split("@")[0]) if name else None
     if board is None:
         raise DeployError("the tiny profile needs -b BOARD or -d BUILD_DIR to place the bundle")
@@ -567,15 +567,6 @@ def is_bundle_file(path: Path) -> bool:
             return fh.read(4) == MAGIC
     except OSError:
         return False
-
-
-def is_tiny_build(app_dir: Path) -> bool:
-    """True for a build configured with ``-DOCRE_PROFILE=tiny`` (read from its CMakeCache.txt)."""
-    try:
-        text = (Path(app_dir) / "CMakeCache.txt").read_text(errors="replace")
-    except OSError:
-        return False
-    return any(line.startswith("OCRE_PROFILE:") and line.endswith("=tiny") for line in text.splitlines())
 
 
 def deploy_budget(board: object, data: bytes, *, source: str = "bundle") -> TinyBudget:
@@ -686,7 +677,9 @@ def check_deploy(req: DeployRequest) -> TinyBudget:
     name = getattr(req, "board", None)
     build_dir = getattr(req, "build_dir", None)
     if not name and build_dir is not None:
-        name = dep._build_board(build_dir)
+        from ocre_py.zephyr.project import build_dir as bdir
+
+        name = bdir.board(build_dir)
     if not name:
         raise DeployError("the tiny profile needs -b BOARD or -d BUILD_DIR to check the budget")
     board = lookup_board(name.split("@")[0])

@@ -14,6 +14,7 @@ import pytest
 from ocre_py.errors import DeployError, InvalidInput
 from ocre_py.zephyr.board import devicetree as dts
 from ocre_py.zephyr.board import geometry
+from ocre_py.zephyr.project import build_dir
 
 DTS = Path(__file__).parent / "dts"
 
@@ -81,7 +82,7 @@ def test_sysbuild_default_domain(tmp_path: Path) -> None:
     (tmp_path / "b" / "domains.yaml").write_text(
         f"default: app\nbuild_dir: {tmp_path / 'b'}\ndomains:\n  - name: app\n    build_dir: {app}\n"
     )
-    assert geometry.from_build_dir(tmp_path / "b").address == 0xFC000
+    assert build_dir.storage_geometry(tmp_path / "b").address == 0xFC000
 
 
 def test_reader_keeps_labels_and_delete_node() -> None:

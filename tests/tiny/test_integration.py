@@ -11,6 +11,7 @@ import pytest
 from ocre_py.errors import BuildError, DeployError
 from ocre_py.zephyr import bundle as b
 from ocre_py.zephyr import tiny
+from ocre_py.zephyr.project import build_dir
 
 # What the tiny overlay produces in a qemu_cortex_m3 build's zephyr.dts (flash0 at 0, 256 KB).
 ZEPHYR_DTS = """/dts-v1/;
@@ -109,8 +110,8 @@ def test_tiny_build_plan_command_and_budget(tmp_path: Path, monkeypatch: pytest.
     import sys
 
     from ocre_py.zephyr.build import DEFAULT_APP, BuildRequest
-    from ocre_py.zephyr.config import OcreConfig
-    from ocre_py.zephyr.workspace import WestContext
+    from ocre_py.zephyr.project.config import OcreConfig
+    from ocre_py.zephyr.project.workspace import WestContext
 
     ctx = WestContext.__new__(WestContext)
     monkeypatch.setattr(WestContext, "config", lambda self, key, default=None: default, raising=False)
@@ -133,7 +134,7 @@ def test_tiny_build_plan_command_and_budget(tmp_path: Path, monkeypatch: pytest.
 
 def test_tiny_build_plan_refuses_a_container_that_does_not_fit(examples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from ocre_py.zephyr.build import DEFAULT_APP, BuildRequest
-    from ocre_py.zephyr.config import ContainerSpec, OcreConfig
+    from ocre_py.zephyr.project.config import ContainerSpec, OcreConfig
 
     cfg = OcreConfig(containers=(ContainerSpec(image=str(examples["blinky"]), name="blinky"),))
     with pytest.raises(BuildError, match="container blinky: linear memory not shrinkable"):
@@ -259,7 +260,7 @@ def test_west_ocre_test_covers_the_tiny_scenario(ocre_cli) -> None:  # type: ign
 def test_other_boards_get_a_generated_bundle_overlay(tmp_path: Path) -> None:
     from ocre_py.zephyr.board.database import get_board
     from ocre_py.zephyr.build import DEFAULT_APP, BuildRequest
-    from ocre_py.zephyr.config import OcreConfig
+    from ocre_py.zephyr.project.config import OcreConfig
 
     board = get_board("mps2/an385")
 
@@ -299,7 +300,7 @@ def test_run_a_tiny_build_dir_places_its_bundle(
     w = b.BundleWriter()
     w.add("hello", tiny_containers["hello"].read_bytes(), args=["tiny"])
     w.write(build / "ocre_tiny" / "bundle.bin")
-    assert tiny.is_tiny_build(build)
+    assert build_dir.profile(build) == "tiny"
     run = ocre_cli(
         "zephyr", "run", "-d", build, "--expect", "OCRE-BUNDLE at 0x00030000",
         "--expect", r"entry hello size=\d+ sha256=[0-9a-f]{64} ok", "--expect", "done rc=0",

@@ -7,7 +7,7 @@ import pytest
 from ocre_py.errors import BuildError
 from ocre_py.zephyr.board.database import all_boards, get_board
 from ocre_py.zephyr.budget import estimate_budget
-from ocre_py.zephyr.config import OcreConfig
+from ocre_py.zephyr.project.config import OcreConfig
 
 
 @pytest.mark.parametrize("board", [b.name for b in all_boards() if b.name != "qemu_cortex_m3"])

@@ -12,7 +12,7 @@ import pytest
 from ocre_py.cli.zephyr import ZEPHYR_COMMAND_MODULES, add_zephyr_subcommands
 from ocre_py.errors import BuildError, InvalidInput
 from ocre_py.zephyr.build import BuildRequest, execute_build, plan_build
-from ocre_py.zephyr.workspace import WestContext
+from ocre_py.zephyr.project.workspace import WestContext
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "zephyr_app"

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from ocre_py.errors import InvalidInput
-from ocre_py.zephyr.config import OcreConfig, load_config
+from ocre_py.zephyr.project.config import OcreConfig, load_config
 
 INVALID = Path(__file__).parent / "data" / "invalid"
 EXPECTED = yaml.safe_load((INVALID / "expected.yaml").read_text())

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import DeployError, InvalidInput
@@ -252,23 +251,3 @@ def from_board(board: Any, *, medium: str | None = None) -> Geometry:
 def from_dts(path: str | os.PathLike[str], *, zephyr_base: str | os.PathLike[str] | None = None) -> Geometry:
     """Geometry from a ``zephyr.dts`` file (Zephyr's dtlib when ``$ZEPHYR_BASE`` has it)."""
     return from_tree(dts.load(path, zephyr_base=zephyr_base))
-
-
-def from_build_dir(build_dir: str | os.PathLike[str]) -> Geometry:
-    """Geometry of a build: ``B/zephyr/zephyr.dts``, or the app domain's under sysbuild."""
-    return from_dts(find_app_dir(build_dir) / "zephyr" / "zephyr.dts")
-
-
-def find_app_dir(build_dir: str | os.PathLike[str]) -> Path:
-    """The application's build dir: ``B`` itself, or the default domain of a sysbuild tree."""
-    b = Path(build_dir)
-    domains = b / "domains.yaml"
-    if domains.is_file() and not (b / "zephyr" / "zephyr.dts").is_file():
-        import yaml
-
-        data = yaml.safe_load(domains.read_text()) or {}
-        default = data.get("default")
-        for d in data.get("domains", []):
-            if d.get("name") == default:
-                return Path(d.get("build_dir", b / default))
-    return b
