@@ -15,6 +15,7 @@ import logging
 import os
 import select
 import socket
+import stat
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from ocre_py.daemon import api, auth
 from ocre_py.daemon.address import Address, connect_unix, short_path
+from ocre_py.daemon.api import Reply
 from ocre_py.daemon.service import Daemon
 from ocre_py.errors import DaemonError, InvalidInput
 
@@ -40,7 +42,13 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_GET
 
     def _handle(self) -> None:
-        self._body_read = not int(self.headers.get("Content-Length") or 0)
+        framing = _body_length(self.headers.get_all("Content-Length"))
+        if isinstance(framing, Reply):  # nothing more is read: the connection is closed after it
+            self.close_connection = True
+            self._json(framing.status, framing.body)
+            return
+        self._length = framing
+        self._body_read = not framing and not self.headers.get("Transfer-Encoding")
         try:
             self._serve()
         finally:
@@ -72,7 +80,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(result.status, result.body)
 
     def _read_body(self, limit: int) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._length
+        if length is None:
+            self._body_read = False  # whatever follows is not read: the connection closes after the 411
+            raise api.LengthRequired(
+                f"{self.command} {self.path.partition('?')[0]} needs a Content-Length header",
+                hint="send the body with its length (chunked bodies are not accepted)",
+            )
         if length > limit:
             raise InvalidInput.field(None, "request body size", length, f"at most {limit} bytes")
         self._body_read = True
@@ -118,6 +132,22 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.client_address[0], format % args)
 
 
+def _body_length(values: list[str] | None) -> int | Reply | None:
+    """The body length from ``Content-Length`` (None: no header), or the 400 reply when it is unusable.
+
+    Only plain decimal digits count (``int()`` would take ``-1``, ``+5``, `` 7`` and ``1_0``); a body
+    the daemon cannot frame is never read, so it cannot be taken for the next request either.
+    """
+    if not values:
+        return None
+    text = values[0].strip()
+    if len(set(values)) > 1 or not (text.isascii() and text.isdigit()):
+        shown = values[0] if len(values) == 1 else ", ".join(values)
+        error = InvalidInput.field(None, "Content-Length", shown[:40], "one non-negative integer")
+        return Reply(400, api._error_body("InvalidInput", error.message))
+    return int(text)
+
+
 class _Listener(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
@@ -154,6 +184,7 @@ class _UnixListener(_Listener):
 
     def __init__(self, path: Path, daemon: Daemon, mode: int) -> None:
         self.path, self.mode = path, mode
+        self._bound = False  # only a socket this listener bound is unlinked on close
         super().__init__(str(path), daemon, None)
 
     def server_bind(self) -> None:
@@ -163,6 +194,7 @@ class _UnixListener(_Listener):
         try:
             with short_path(self.path) as target:
                 self.socket.bind(target)
+            self._bound = True
         finally:
             os.umask(old)
         os.chmod(self.path, self.mode)
@@ -174,8 +206,9 @@ class _UnixListener(_Listener):
 
     def server_close(self) -> None:
         super().server_close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        if self._bound:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
 
 
 class _TcpListener(_Listener):
@@ -188,15 +221,22 @@ class _TcpListener(_Listener):
 
 
 def _remove_stale_socket(path: Path) -> None:
-    """Remove a socket file nobody listens on (left by a killed daemon); refuse a live one."""
-    if not path.exists() and not path.is_symlink():
+    """Remove a socket file nobody listens on (left by a killed daemon); refuse a live one.
+
+    Only a socket is ever removed: ``-H unix://notes.txt`` must not delete an ordinary file.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
         return
+    if not stat.S_ISSOCK(mode):
+        raise DaemonError(
+            f"unix://{path}: {path} exists and is not a socket; refusing to replace it",
+            hint="pass -H with a path that is free or holds a stale ocre socket",
+        )
     try:
         connect_unix(path, 1.0).close()
-    except (ConnectionRefusedError, FileNotFoundError):
-        path.unlink(missing_ok=True)
-        return
-    except OSError:
+    except OSError:  # refused, gone, or unreachable: nobody serves it
         path.unlink(missing_ok=True)
         return
     raise DaemonError(

@@ -1,0 +1,206 @@
+"""Hostile clients and faults against the daemon (issue 13): framing, numbers, socket paths.
+
+Every test talks to a real daemon server over a real socket (raw bytes where the point is what a
+well-behaved client would never send) and checks the answer and that the daemon keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fuzz._seeds import runnable_module
+from ocre_py.daemon import Address, Daemon, DaemonClient
+from ocre_py.daemon.address import connect_unix
+from ocre_py.daemon.server import Server
+from ocre_py.errors import DaemonError
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Daemon, Path]]:
+    """An in-process daemon serving ``<wd>/ocre.sock``, with one runnable image ``hello``."""
+    wd = tmp_path / "wd"
+    daemon = Daemon(wd)
+    (wd / "images" / "hello").write_bytes(runnable_module())
+    server = Server(daemon, [Address("unix", path=wd / "ocre.sock")])
+    server.start()
+    try:
+        yield daemon, wd / "ocre.sock"
+    finally:
+        server.close()
+        daemon.close()
+
+
+def _raw(sock_path: Path, request: bytes, *, drain: bool = False) -> tuple[int, dict[str, Any], bytes]:
+    """Send ``request`` as is; return the status and the JSON body, and with ``drain`` what followed
+    until the daemon closed (``<still open>`` when it did not within 5 s)."""
+    with connect_unix(sock_path, 10.0) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"connection closed without a reply: {data!r}")
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:"))[15:])
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        body, after = rest[:length], rest[length:]
+        if not drain:
+            return int(head.split()[1]), json.loads(body), after
+        sock.settimeout(5.0)
+        try:
+            while chunk := sock.recv(65536):  # the daemon must close: it reads nothing more
+                after += chunk
+        except TimeoutError:
+            after += b"<still open>"
+        return int(head.split()[1]), json.loads(body), after
+
+
+# --- item 7: -H unix://FILE never deletes an ordinary file -----------------------------------------
+
+
+def test_a_unix_address_on_an_ordinary_file_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me\n")
+    daemon = Daemon(tmp_path / "wd")
+    try:
+        with pytest.raises(DaemonError) as err:
+            Server(daemon, [Address("unix", path=notes)])
+        assert str(notes) in err.value.message and "not a socket" in err.value.message
+        assert "\n" not in err.value.message
+        assert notes.read_text() == "keep me\n"
+    finally:
+        daemon.close()
+
+
+def test_a_stale_socket_is_still_replaced(tmp_path: Path) -> None:
+    stale = tmp_path / "ocre.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(stale))
+    s.close()  # bound, never listening: what a killed daemon leaves
+    daemon = Daemon(tmp_path / "wd")
+    server = Server(daemon, [Address("unix", path=stale)])
+    try:
+        server.start()
+        assert DaemonClient(Address("unix", path=stale)).version()["api"] == "v1"
+    finally:
+        server.close()
+        daemon.close()
+
+
+# --- item 8: Content-Length ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("length", "status"),
+    [("-1", 400), ("abc", 400), ("+5", 400), ("1_0", 400), ("0x10", 400), ("5, 7", 400), (None, 411)],
+    ids=["negative", "letters", "plus", "underscore", "hex", "list", "missing"],
+)
+def test_bad_content_length_is_answered_and_nothing_more_is_read(
+    served: tuple[Daemon, Path], length: str | None, status: int
+) -> None:
+    daemon, sock = served
+    body = json.dumps({"image": "hello", "name": "smuggled"}).encode()
+    header = f"Content-Length: {length}\r\n" if length is not None else ""
+    # A second request rides in the "body": if the daemon read past the headers it would run it.
+    follow = b"DELETE /v1/images/hello?force=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    request = f"POST /v1/containers HTTP/1.1\r\nHost: x\r\n{header}\r\n".encode() + body + follow
+    got, reply, after = _raw(sock, request, drain=True)
+    assert got == status, reply
+    assert "\n" not in reply["error"]["message"]
+    assert "Content-Length" in reply["error"]["message"]
+    assert after == b"", "the daemon must close the connection, not read on"
+    assert daemon.containers() == [] and (daemon.images_dir / "hello").is_file()
+    assert DaemonClient(Address("unix", path=sock)).version()["api"] == "v1"  # still serving
+
+
+def test_an_oversized_body_is_refused_unread(served: tuple[Daemon, Path]) -> None:
+    _, sock = served
+    request = b"POST /v1/containers HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n{"
+    got, reply, after = _raw(sock, request, drain=True)
+    assert got == 400 and "request body size" in reply["error"]["message"] and after == b""
+
+
+def test_a_body_route_without_a_body_length_is_411_and_actions_need_none(
+    served: tuple[Daemon, Path],
+) -> None:
+    daemon, sock = served
+    daemon.create({"image": "hello", "name": "c1"})
+    got, reply, _ = _raw(sock, b"POST /v1/containers/c1/start HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert got == 200 and reply == {"id": "c1", "status": "RUNNING"}  # like `curl -X POST`
+
+
+# --- item 9: inf and NaN -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("memory_limit", "1e999"),
+        ("memory_limit", "NaN"),
+        ("memory_limit", "-Infinity"),
+        ("memory_limit", "8589934592"),
+        ("timeout", "NaN"),
+        ("timeout", "1e999"),
+        ("timeout", "Infinity"),
+        ("timeout", "1e300"),
+        ("cpu_budget", "NaN"),
+        ("cpu_budget", "1e999"),
+    ],
+)
+def test_non_finite_or_huge_create_numbers_are_400_naming_the_field(
+    served: tuple[Daemon, Path], field: str, text: str
+) -> None:
+    daemon, sock = served
+    body = f'{{"image": "hello", "name": "n1", "{field}": {text}}}'.encode()
+    request = b"POST /v1/containers HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    got, reply, _ = _raw(sock, request)
+    assert got == 400, reply
+    message = reply["error"]["message"]
+    assert message.startswith(f"{field} ") and "finite number" in message and "\n" not in message
+    assert daemon.containers() == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("wait?timeout=nan", "timeout"),
+        ("wait?timeout=inf", "timeout"),
+        ("wait?timeout=-1", "timeout"),
+        ("stop?time=nan", "time"),
+        ("restart?time=1e999", "time"),
+    ],
+)
+def test_non_finite_query_numbers_are_400_naming_the_field(
+    served: tuple[Daemon, Path], query: str, field: str
+) -> None:
+    daemon, sock = served
+    daemon.create({"image": "hello", "name": "q1"})
+    got, reply, _ = _raw(sock, f"POST /v1/containers/q1/{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert got == 400 and reply["error"]["message"].startswith(f"{field} "), reply
+
+
+@pytest.mark.parametrize("query", ["tail=nan", "tail=inf", "tail=1e999"])
+def test_log_tail_numbers_are_checked(served: tuple[Daemon, Path], query: str) -> None:
+    daemon, sock = served
+    daemon.create({"image": "hello", "name": "t1"})
+    got, reply, _ = _raw(sock, f"GET /v1/containers/t1/logs?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert got == 400 and reply["error"]["message"].startswith("tail "), reply
+
+
+def test_a_sane_timeout_still_works(served: tuple[Daemon, Path]) -> None:
+    _, sock = served
+    client = DaemonClient(Address("unix", path=sock))
+    made = client.create({"image": "hello", "name": "ok1", "timeout": 30, "memory_limit": 2**20}, start=True)
+    assert made["id"] == "ok1"
+    assert client.action("ok1", "wait", timeout=30)["exit_code"] == 0
