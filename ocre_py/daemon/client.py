@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,16 @@ class DaemonClient:
     fresh one (only when nothing was received, as urllib3 does)."""
 
     def __init__(
-        self, address: Address, *, token: str | None = None, origin: str = "", timeout: float = 60.0
+        self,
+        address: Address,
+        *,
+        token: str | None = None,
+        origin: str = "",
+        timeout: float = 60.0,
+        connect_retry: float = 2.0,
     ) -> None:
         self.address = address
+        self.connect_retry = connect_retry
         self.token = token
         self.origin = origin
         self.timeout = timeout
@@ -100,6 +108,24 @@ class DaemonClient:
             return _UnixConnection(self.address.path, timeout)
         return http.client.HTTPConnection(self.address.host, self.address.port, timeout=timeout)
 
+    def _connect(self, conn: http.client.HTTPConnection) -> None:
+        """Connect, retrying for up to ``connect_retry`` seconds (10 ms doubling to 200 ms) while
+        the daemon's listen queue is full (EAGAIN) or its socket file exists but nobody accepts
+        yet (ECONNREFUSED: a daemon starting up, or one killed; the last error is raised)."""
+        deadline = time.monotonic() + self.connect_retry
+        pause = 0.01
+        while True:
+            try:
+                conn.connect()
+                return
+            except (BlockingIOError, ConnectionRefusedError) as exc:
+                conn.close()
+                starting = self.address.kind == "unix" or isinstance(exc, BlockingIOError)
+                if not starting or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
     def _send(
         self,
         method: str,
@@ -125,6 +151,7 @@ class DaemonClient:
                 kept.close()  # closed by the daemon while idle: try once more, fresh
         conn = self._connection(timeout)
         try:
+            self._connect(conn)
             conn.request(method, API + path, body=body, headers=headers)
             return conn, conn.getresponse()
         except (ConnectionRefusedError, FileNotFoundError) as exc:
@@ -133,6 +160,13 @@ class DaemonClient:
                 f"cannot reach the Ocre daemon at {self.address} "
                 f"({self.origin or 'address'}): {exc.strerror}",
                 hint="start it with 'ocre daemon &', or point -H / $OCRE_HOST at a running one",
+            ) from None
+        except BlockingIOError:
+            conn.close()
+            raise DaemonError(
+                f"the Ocre daemon at {self.address} accepted no connection within "
+                f"{self.connect_retry:g} s (its listen queue stayed full)",
+                hint="it is overloaded: retry later, or make fewer connections at once",
             ) from None
         except TimeoutError:
             conn.close()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,3 +206,77 @@ def test_a_sane_timeout_still_works(served: tuple[Daemon, Path]) -> None:
     made = client.create({"image": "hello", "name": "ok1", "timeout": 30, "memory_limit": 2**20}, start=True)
     assert made["id"] == "ok1"
     assert client.action("ok1", "wait", timeout=30)["exit_code"] == 0
+
+
+# --- item 13: many clients at once ----------------------------------------------------------------
+
+
+def test_two_hundred_simultaneous_clients_all_get_through(served: tuple[Daemon, Path]) -> None:
+    _, sock = served
+    barrier = threading.Barrier(200)
+    failures: list[str] = []
+
+    def one() -> None:
+        client = DaemonClient(Address("unix", path=sock))
+        barrier.wait()
+        try:
+            client.containers()
+        except DaemonError as exc:
+            failures.append(exc.message)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=one) for _ in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures, f"{len(failures)} of 200 failed, e.g. {failures[0]}"
+
+
+def test_a_full_listen_queue_fails_after_the_retry_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "busy.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(0)  # never accepted: the queue is full after the first connection or two
+    held = []
+    try:
+        for _ in range(8):
+            try:
+                held.append(connect_unix(path, 0.5))
+            except BlockingIOError:
+                break
+        client = DaemonClient(Address("unix", path=path), connect_retry=0.3)
+        with pytest.raises(DaemonError) as err:
+            client.version()
+        assert "listen queue stayed full" in err.value.message and "\n" not in err.value.message
+    finally:
+        for s in held:
+            s.close()
+        listener.close()
+
+
+def test_a_daemon_that_starts_listening_late_is_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "late.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))  # the file exists; connect is refused until listen()
+    answered = threading.Event()
+
+    def serve_later() -> None:
+        time.sleep(0.2)
+        listener.listen(8)
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        body = b'{"api": "v1"}'
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        answered.set()
+        conn.close()
+
+    t = threading.Thread(target=serve_later, daemon=True)
+    t.start()
+    try:
+        assert DaemonClient(Address("unix", path=path), connect_retry=30).version() == {"api": "v1"}
+        assert answered.is_set()
+    finally:
+        t.join(10)
+        listener.close()
