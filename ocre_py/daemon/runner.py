@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ocre_py.daemon.address import Address
+from ocre_py.daemon.connections import raise_open_files_limit
 from ocre_py.daemon.server import Server
 from ocre_py.daemon.service import Daemon, DaemonOptions
 from ocre_py.fsutil import atomic_write
@@ -36,6 +37,8 @@ def run(
     ready: Callable[[Daemon, Server], None] | None = None,
 ) -> None:
     options = options or DaemonOptions()
+    soft, hard = raise_open_files_limit()
+    log.debug("open files limit %d (hard %d)", soft, hard)
     daemon = Daemon(workdir, options=options)
     server: Server | None = None
     info = workdir / INFO_FILE

@@ -24,6 +24,7 @@ from typing import Any
 from ocre_py.daemon import api, auth
 from ocre_py.daemon.address import Address, connect_unix, short_path
 from ocre_py.daemon.api import Reply
+from ocre_py.daemon.connections import IDLE_TIMEOUT, Connection, ConnectionTable, Limits, connection_budget
 from ocre_py.daemon.service import Daemon
 from ocre_py.errors import DaemonError, InvalidInput
 
@@ -34,7 +35,18 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Listener
     server_version = "ocred"
-    timeout = 60  # an idle keep-alive connection is closed after this long
+    timeout = IDLE_TIMEOUT  # per recv; the connection table also bounds each phase as a whole
+    _conn: Connection
+
+    def setup(self) -> None:
+        super().setup()
+        conn = self.server.table.lookup(self.request)
+        assert conn is not None  # admitted by process_request before this thread started
+        self._conn = conn
+
+    def handle_one_request(self) -> None:
+        self.server.table.waiting(self._conn)
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         self._handle()
@@ -42,6 +54,23 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_GET
 
     def _handle(self) -> None:
+        token = self.server.token
+        authorized = token is None or auth.check(self.headers.get("Authorization"), token)
+        self.server.table.working(self._conn, authenticated=authorized)
+        if not authorized:
+            log.warning(
+                "refused unauthenticated %s %s from %s", self.command, self.path, self.client_address[0]
+            )
+            self.close_connection = True  # its slot goes back to the pending class's cap
+            self._json(
+                401,
+                api._error_body(
+                    "Unauthorized",
+                    "missing or wrong bearer token",
+                    "pass --token or set $OCRE_TOKEN (see <workdir>/daemon.token)",
+                ),
+            )
+            return
         framing = _body_length(self.headers.get_all("Content-Length"))
         if isinstance(framing, Reply):  # nothing more is read: the connection is closed after it
             self.close_connection = True
@@ -56,20 +85,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
 
     def _serve(self) -> None:
-        token = self.server.token
-        if token is not None and not auth.check(self.headers.get("Authorization"), token):
-            log.warning(
-                "refused unauthenticated %s %s from %s", self.command, self.path, self.client_address[0]
-            )
-            self._json(
-                401,
-                api._error_body(
-                    "Unauthorized",
-                    "missing or wrong bearer token",
-                    "pass --token or set $OCRE_TOKEN (see <workdir>/daemon.token)",
-                ),
-            )
-            return
         path, _, query = self.path.partition("?")
         result = api.dispatch(
             self.server.daemon, self.command, path, query, self._read_body, self._client_gone
@@ -90,7 +105,16 @@ class _Handler(BaseHTTPRequestHandler):
         if length > limit:
             raise InvalidInput.field(None, "request body size", length, f"at most {limit} bytes")
         self._body_read = True
-        return self.rfile.read(length) if length else b""
+        if not length:
+            return b""
+        table = self.server.table
+        table.reading_body(self._conn, length)
+        data = self.rfile.read(length)
+        table.body_done(self._conn)
+        if len(data) < length:  # cut at its deadline, or the peer hung up
+            self.close_connection = True
+            raise InvalidInput.field(None, "request body", f"{len(data)} bytes", f"{length} bytes")
+        return data
 
     def _client_gone(self) -> bool:
         """True when the peer closed its end (readable with nothing to read)."""
@@ -154,40 +178,61 @@ class _Listener(ThreadingHTTPServer):
     # 128 made 39 of 200 simultaneous clients fail with EAGAIN (issue 13).
     request_queue_size = max(1024, socket.SOMAXCONN)
 
-    def __init__(self, address: Any, daemon: Daemon, token: str | None) -> None:
+    def __init__(self, address: Any, daemon: Daemon, token: str | None, limits: Limits) -> None:
         self.daemon = daemon
         self.token = token
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
+        self.table = ConnectionTable(limits)
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
+        if self.table.admit(request, authenticated=self.token is None) is None:
+            self._refuse(request)
+            return
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
+    def _refuse(self, request: socket.socket) -> None:
+        """Answer 503 without a thread (the reply fits any socket buffer) and close."""
+        log.warning("refused a connection: %d open, the listener's share is full", len(self.table))
+        body = json.dumps(
+            api._error_body(
+                "DaemonError",
+                "the daemon is serving as many connections as it may; try again shortly",
+                "close idle clients, or raise the daemon's open-files limit (ulimit -n)",
+            )
+        ).encode()
+        with contextlib.suppress(OSError):
+            request.setblocking(False)
+            request.send(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+            )
         super().shutdown_request(request)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.table.forget(request)
+        super().shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Between accepts (at least every poll interval): cut connections past their deadline."""
+        self.table.reap()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A peer that vanished mid-request is routine for a server: log it, print nothing."""
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
     def server_close(self) -> None:
         """Also end kept-alive connections, so no handler outlives the daemon it serves."""
         super().server_close()
-        with self._open_lock:
-            open_sockets = list(self._open)
-        for sock in open_sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        self.table.shut_all()
 
 
 class _UnixListener(_Listener):
     address_family = socket.AF_UNIX
 
-    def __init__(self, path: Path, daemon: Daemon, mode: int) -> None:
+    def __init__(self, path: Path, daemon: Daemon, mode: int, limits: Limits) -> None:
         self.path, self.mode = path, mode
         self._bound = False  # only a socket this listener bound is unlinked on close
-        super().__init__(str(path), daemon, None)
+        super().__init__(str(path), daemon, None, limits)
 
     def server_bind(self) -> None:
         _remove_stale_socket(self.path)
@@ -216,10 +261,10 @@ class _UnixListener(_Listener):
 class _TcpListener(_Listener):
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, daemon: Daemon, token: str) -> None:
+    def __init__(self, host: str, port: int, daemon: Daemon, token: str, limits: Limits) -> None:
         if ":" in host:
             self.address_family = socket.AF_INET6
-        super().__init__((host, port), daemon, token)
+        super().__init__((host, port), daemon, token, limits)
 
 
 def _remove_stale_socket(path: Path) -> None:
@@ -261,17 +306,19 @@ class Server:
         self.daemon = daemon
         self.listeners: list[_Listener] = []
         self.token: str | None = None
+        budget = connection_budget()
         try:
             for addr in addresses:
+                limits = Limits.share(budget, len(addresses), tcp=addr.is_tcp)
                 if addr.kind == "unix":
                     assert addr.path is not None
-                    listener: _Listener = _UnixListener(addr.path, daemon, socket_mode)
+                    listener: _Listener = _UnixListener(addr.path, daemon, socket_mode, limits)
                     if socket_group is not None:
                         os.chown(addr.path, -1, socket_group)
                 else:
                     if self.token is None:
                         self.token = auth.load_or_create(auth.token_path(daemon.workdir))
-                    listener = _TcpListener(addr.host, addr.port, daemon, self.token)
+                    listener = _TcpListener(addr.host, addr.port, daemon, self.token, limits)
                 self.listeners.append(listener)
         except BaseException:
             self.close()

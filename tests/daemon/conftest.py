@@ -82,8 +82,8 @@ def client(daemon: Daemon) -> DaemonClient:
 class DaemonProcess:
     """``ocre daemon`` as a child process (its output goes to ``<home>/daemon.out``)."""
 
-    def __init__(self, home: Path, hosts: list[str]) -> None:
-        self.home, self.hosts = home, hosts
+    def __init__(self, home: Path, hosts: list[str], *, preexec: Callable[[], None] | None = None) -> None:
+        self.home, self.hosts, self.preexec = home, hosts, preexec
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -99,6 +99,7 @@ class DaemonProcess:
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=self.preexec,  # e.g. a lower open-files limit
         )
         out.close()
 

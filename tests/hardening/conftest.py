@@ -15,17 +15,29 @@ from typing import Any
 
 import pytest
 
-HOSTILE_RESULTS = Path(__file__).resolve().parents[2] / "fuzz" / "results" / "hostile.json"
+RESULTS = Path(__file__).resolve().parents[2] / "fuzz" / "results"
+HOSTILE_RESULTS = RESULTS / "hostile.json"
+CLIENTS_RESULTS = RESULTS / "clients.json"
+
+
+def _recorder(path: Path) -> Iterator[dict[str, Any]]:
+    numbers: dict[str, Any] = {}
+    yield numbers
+    if os.environ.get("OCRE_RECORD_RELIABILITY") and numbers:
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        old.update({k: {**v, "date": stamp} for k, v in numbers.items()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
 
 
 @pytest.fixture(scope="module")
 def record() -> Iterator[dict[str, Any]]:
     """A dict tests fill with ``attack -> {outcome, stop_ms, rss_delta_mb}``; saved at module end."""
-    numbers: dict[str, Any] = {}
-    yield numbers
-    if os.environ.get("OCRE_RECORD_RELIABILITY") and numbers:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        old = json.loads(HOSTILE_RESULTS.read_text()) if HOSTILE_RESULTS.is_file() else {}
-        old.update({k: {**v, "date": stamp} for k, v in numbers.items()})
-        HOSTILE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        HOSTILE_RESULTS.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
+    yield from _recorder(HOSTILE_RESULTS)
+
+
+@pytest.fixture(scope="module")
+def record_clients() -> Iterator[dict[str, Any]]:
+    """Like ``record``, for hostile clients and faults against the daemon (``clients.json``)."""
+    yield from _recorder(CLIENTS_RESULTS)

@@ -280,3 +280,30 @@ def test_a_daemon_that_starts_listening_late_is_waited_for(tmp_path: Path) -> No
     finally:
         t.join(10)
         listener.close()
+
+
+# --- item 3: per-request time -------------------------------------------------------------------
+
+
+def _closed_by_daemon(sock: socket.socket) -> bytes:
+    """Everything the daemon sends until it closes (bounded by the socket timeout)."""
+    out = b""
+    while chunk := sock.recv(65536):
+        out += chunk
+    return out
+
+
+def test_a_silent_or_dribbling_connection_is_cut_at_its_deadline(
+    served: tuple[Daemon, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ocre_py.daemon import connections
+
+    _, path = served
+    monkeypatch.setattr(connections, "HEADER_TIMEOUT", 0.3)
+    monkeypatch.setattr(connections, "BODY_TIMEOUT", 0.3)
+    with connect_unix(path, 30.0) as silent, connect_unix(path, 30.0) as dribbler:
+        silent.sendall(b"GET /v1/version HTTP/1.1\r\n")  # one header line, then nothing
+        dribbler.sendall(b"POST /v1/messages HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+        assert _closed_by_daemon(silent) == b""
+        assert _closed_by_daemon(dribbler) == b""  # cut, not left waiting for 99 more bytes
+    assert DaemonClient(Address("unix", path=path)).version()["api"] == "v1"
