@@ -15,6 +15,7 @@ import logging
 import os
 import select
 import socket
+import ssl
 import stat
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,10 +40,35 @@ class _Handler(BaseHTTPRequestHandler):
     _conn: Connection
 
     def setup(self) -> None:
-        super().setup()
         conn = self.server.table.lookup(self.request)
         assert conn is not None  # admitted by process_request before this thread started
         self._conn = conn
+        super().setup()
+        if isinstance(self.request, ssl.SSLSocket):
+            self._handshake(self.request)
+
+    def _handshake(self, sock: ssl.SSLSocket) -> None:
+        """TLS handshake on this thread (under the header deadline), not on the accepting one."""
+        try:
+            sock.do_handshake()
+        except ssl.SSLError as exc:
+            if exc.reason == "HTTP_REQUEST":  # a plain-HTTP client: tell it in words it can read
+                body = json.dumps(
+                    api._error_body(
+                        "DaemonError",
+                        f"the daemon at tcp://{_host_port(self.server)} speaks TLS; this request was "
+                        "plain HTTP",
+                        "connect with --tls (and --tls-ca/--tls-cert/--tls-key), or set $OCRE_TLS_VERIFY=1",
+                    )
+                ).encode()
+                with contextlib.suppress(OSError):
+                    socket.socket.send(
+                        sock,
+                        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                        b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
+                    )
+            log.info("TLS handshake with %s failed: %s", self.client_address[0], exc.reason or exc)
+            raise
 
     def handle_one_request(self) -> None:
         self.server.table.waiting(self._conn)
@@ -200,7 +226,9 @@ class _Listener(ThreadingHTTPServer):
                 "close idle clients, or raise the daemon's open-files limit (ulimit -n)",
             )
         ).encode()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):  # a TLS socket before its handshake: just closed
+            if isinstance(request, ssl.SSLSocket):
+                raise ValueError
             request.setblocking(False)
             request.send(
                 b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -261,10 +289,25 @@ class _UnixListener(_Listener):
 class _TcpListener(_Listener):
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, daemon: Daemon, token: str, limits: Limits) -> None:
+    def __init__(
+        self, host: str, port: int, daemon: Daemon, token: str, limits: Limits, tls: ssl.SSLContext | None
+    ) -> None:
         if ":" in host:
             self.address_family = socket.AF_INET6
+        self.tls = tls
         super().__init__((host, port), daemon, token, limits)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = self.socket.accept()
+        if self.tls is None:
+            return sock, address
+        # The handshake waits for the handler thread: a slow peer must not hold up accept().
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+
+def _host_port(listener: _Listener) -> str:
+    host, port = str(listener.server_address[0]), listener.server_address[1]
+    return f"{'[' + host + ']' if ':' in host else host}:{port}"
 
 
 def _remove_stale_socket(path: Path) -> None:
@@ -302,8 +345,14 @@ class Server:
         *,
         socket_mode: int = 0o600,
         socket_group: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        if tls is not None and not any(a.is_tcp for a in addresses):
+            raise InvalidInput.field(
+                None, "--tls-cert", "(given)", "a daemon with a tcp:// listener (-H tcp://HOST:PORT)"
+            )
         self.daemon = daemon
+        self.tls = tls
         self.listeners: list[_Listener] = []
         self.token: str | None = None
         budget = connection_budget()
@@ -318,7 +367,7 @@ class Server:
                 else:
                     if self.token is None:
                         self.token = auth.load_or_create(auth.token_path(daemon.workdir))
-                    listener = _TcpListener(addr.host, addr.port, daemon, self.token, limits)
+                    listener = _TcpListener(addr.host, addr.port, daemon, self.token, limits, tls)
                 self.listeners.append(listener)
         except BaseException:
             self.close()
@@ -333,8 +382,7 @@ class Server:
             if isinstance(listener, _UnixListener):
                 out.append(f"unix://{listener.path}")
             else:
-                host, port = str(listener.server_address[0]), listener.server_address[1]
-                out.append(f"tcp://{'[' + host + ']' if ':' in host else host}:{port}")
+                out.append(f"tcp://{_host_port(listener)}")
         return out
 
     def start(self) -> None:
