@@ -5,6 +5,8 @@ listener demands ``Authorization: Bearer <token>`` on every request and answers 
 JSON replies are HTTP/1.1 with a length, so a long-lived client keeps its connection and each call
 costs one wake-up of the thread already serving it; streams (``logs -f``, subscriptions) end when
 the connection closes, so they are sent with ``Connection: close`` and need no chunked encoding.
+TCP listeners serve TLS when given a context (:mod:`.tls`). How many connections each listener
+holds, and how long each phase of a request may take, is :mod:`.connections`' business.
 """
 
 from __future__ import annotations
@@ -53,20 +55,13 @@ class _Handler(BaseHTTPRequestHandler):
             sock.do_handshake()
         except ssl.SSLError as exc:
             if exc.reason == "HTTP_REQUEST":  # a plain-HTTP client: tell it in words it can read
-                body = json.dumps(
-                    api._error_body(
-                        "DaemonError",
-                        f"the daemon at tcp://{_host_port(self.server)} speaks TLS; this request was "
-                        "plain HTTP",
-                        "connect with --tls (and --tls-ca/--tls-cert/--tls-key), or set $OCRE_TLS_VERIFY=1",
-                    )
-                ).encode()
+                reply = _closing_reply(
+                    "400 Bad Request",
+                    f"the daemon at tcp://{_host_port(self.server)} speaks TLS; this request was plain HTTP",
+                    "connect with --tls (and --tls-ca/--tls-cert/--tls-key), or set $OCRE_TLS_VERIFY=1",
+                )
                 with contextlib.suppress(OSError):
-                    socket.socket.send(
-                        sock,
-                        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                        b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
-                    )
+                    socket.socket.send(sock, reply)  # on the raw socket: the peer reads plain text
             log.info("TLS handshake with %s failed: %s", self.client_address[0], exc.reason or exc)
             raise
 
@@ -182,6 +177,13 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.client_address[0], format % args)
 
 
+def _closing_reply(status: str, message: str, hint: str) -> bytes:
+    """A whole error reply, sent without a handler (refusals); the connection closes after it."""
+    body = json.dumps(api._error_body("DaemonError", message, hint)).encode()
+    head = f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
 def _body_length(values: list[str] | None) -> int | Reply | None:
     """The body length from ``Content-Length`` (None: no header), or the 400 reply when it is unusable.
 
@@ -219,21 +221,15 @@ class _Listener(ThreadingHTTPServer):
     def _refuse(self, request: socket.socket) -> None:
         """Answer 503 without a thread (the reply fits any socket buffer) and close."""
         log.warning("refused a connection: %d open, the listener's share is full", len(self.table))
-        body = json.dumps(
-            api._error_body(
-                "DaemonError",
+        if not isinstance(request, ssl.SSLSocket):  # a TLS peer cannot read it before a handshake
+            reply = _closing_reply(
+                "503 Service Unavailable",
                 "the daemon is serving as many connections as it may; try again shortly",
                 "close idle clients, or raise the daemon's open-files limit (ulimit -n)",
             )
-        ).encode()
-        with contextlib.suppress(OSError, ValueError):  # a TLS socket before its handshake: just closed
-            if isinstance(request, ssl.SSLSocket):
-                raise ValueError
-            request.setblocking(False)
-            request.send(
-                b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body
-            )
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                request.send(reply)
         super().shutdown_request(request)
 
     def shutdown_request(self, request: Any) -> None:

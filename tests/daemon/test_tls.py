@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from ocre_py.daemon import Address, Daemon, DaemonClient, parse
 from ocre_py.daemon.server import Server
 from ocre_py.daemon.tls import TlsFiles, resolve_client, server_context
 from ocre_py.errors import DaemonError, InvalidInput
+from tests.hardening.conftest import CLIENTS_RESULTS, _recorder
 
 from .conftest import DaemonProcess
 
@@ -96,6 +98,12 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     )
 
 
+@pytest.fixture(scope="module")
+def record_clients() -> Iterator[dict[str, Any]]:
+    """Rows of ``fuzz/results/clients.json`` (written with OCRE_RECORD_RELIABILITY=1)."""
+    yield from _recorder(CLIENTS_RESULTS)
+
+
 @pytest.fixture
 def tls_daemon(tmp_path: Path, pki: Pki, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """An in-process daemon on TLS TCP (mutual when the test is marked ``mutual``): (address, token)."""
@@ -119,12 +127,17 @@ def test_tls_works_and_the_token_is_still_required(tls_daemon: tuple[str, str], 
         DaemonClient(parse(address), token="wrong", tls=files).containers()
 
 
-def test_a_plain_client_against_a_tls_daemon_is_told_to_use_tls(tls_daemon: tuple[str, str]) -> None:
+def test_a_plain_client_against_a_tls_daemon_is_told_to_use_tls(
+    tls_daemon: tuple[str, str], record_clients: dict[str, Any]
+) -> None:
     address, token = tls_daemon
     with pytest.raises(DaemonError) as err:
         DaemonClient(parse(address), token=token).containers()
     assert "speaks TLS" in err.value.message and "--tls" in (err.value.hint or "")
     assert "\n" not in err.value.message
+    record_clients["Plain-HTTP client against the TLS listener"] = {
+        "outcome": "refused: 'speaks TLS; this request was plain HTTP' (hint: --tls / $OCRE_TLS_VERIFY)"
+    }
 
 
 def test_a_daemon_certificate_from_an_unknown_ca_is_refused(tls_daemon: tuple[str, str], pki: Pki) -> None:
@@ -136,7 +149,9 @@ def test_a_daemon_certificate_from_an_unknown_ca_is_refused(tls_daemon: tuple[st
 
 
 @pytest.mark.mutual
-def test_mutual_tls_needs_a_client_certificate_from_the_ca(tls_daemon: tuple[str, str], pki: Pki) -> None:
+def test_mutual_tls_needs_a_client_certificate_from_the_ca(
+    tls_daemon: tuple[str, str], pki: Pki, record_clients: dict[str, Any]
+) -> None:
     address, token = tls_daemon
     with pytest.raises(DaemonError, match=r"failed: the daemon requires a client certificate"):
         DaemonClient(parse(address), token=token, tls=TlsFiles(ca=pki.ca)).containers()
@@ -145,6 +160,10 @@ def test_mutual_tls_needs_a_client_certificate_from_the_ca(tls_daemon: tuple[str
         DaemonClient(parse(address), token=token, tls=stranger).containers()
     good = TlsFiles(ca=pki.ca, cert=pki.client_cert, key=pki.client_key)
     assert DaemonClient(parse(address), token=token, tls=good).version()["api"] == "v1"
+    record_clients["Mutual TLS: no client certificate / one from another CA"] = {
+        "outcome": "both refused in the handshake ('the daemon requires a client certificate' / "
+        "'refused the client certificate'); the CA's client certificate is served"
+    }
 
 
 def test_client_tls_settings_come_from_flags_then_environment(
