@@ -14,7 +14,8 @@ loses power again and again.
 
 Operations: ``image-build``, ``image-load``, ``image-pull`` and ``registry-push`` (against a real
 ``docker-registry`` on loopback), ``partition-write``, ``deploy-output`` (``ocre zephyr deploy -o``),
-``daemon-state``. Results go to ``fuzz/results/crash.json`` and ``docs/reliability.md``.
+``daemon-state``, ``daemon-churn`` (create/start/force-remove under load; no orphan either way).
+Results go to ``fuzz/results/crash.json`` and ``docs/reliability.md``.
 """
 
 from __future__ import annotations
@@ -381,6 +382,77 @@ class DaemonState(Operation):
         return problems
 
 
+class DaemonChurn(DaemonState):
+    """Containers created, started (each gets a data dir and a log) and force-removed while running.
+
+    After each kill nothing may be orphaned either way: no data or log directory without a record
+    (the record is written first), and every interrupted removal is a tombstoned record that the
+    next daemon finishes — never a removed container that comes back.
+    """
+
+    orphans_seen = 0
+
+    def run(self) -> int:
+        from ocre_py.daemon.service import Daemon, DaemonOptions
+
+        daemon = Daemon(self.wd, options=DaemonOptions(shutdown_grace=0.1))
+        try:
+            daemon.restore()
+            made = []
+            for k in range(4):
+                c = daemon.create(
+                    {"image": "spin", "args": [str(k)], "capabilities": ["filesystem"], "restart": "no"}
+                )
+                daemon.start(c["id"])
+                made.append(c["id"])
+            for cid in sorted(c["id"] for c in daemon.containers() if c["id"] not in made[-2:]):
+                daemon.remove(cid, force=True)
+        finally:
+            daemon.close()
+        return 0
+
+    def setup(self) -> None:
+        super().setup()
+        import wasmtime
+
+        spin = '(module (memory (export "memory") 1) (func (export "_start") (loop (br 0))))'
+        (self.wd / "images" / "spin").write_bytes(bytes(wasmtime.wat2wasm(spin)))
+
+    def _without_data(self) -> list[str]:
+        """Live (not tombstoned) records of started containers whose data directory is gone: a
+        removal that deleted the data before the record, which a restore would bring back."""
+        import json
+
+        out = []
+        for p in sorted((self.wd / "state" / "containers").glob("*.json")):
+            rec = json.loads(p.read_text())
+            if (
+                rec.get("started_at")
+                and not rec.get("removing")
+                and not (self.wd / "containers" / p.stem).is_dir()
+            ):
+                out.append(f"{p}: a started container's record without its data directory")
+        return out
+
+    def check(self) -> list[str]:
+        from ocre_py.doctor import check_workdir
+
+        orphans = [
+            f"{f.path}: {f.problem}"
+            for f in check_workdir(self.wd)
+            if "orphan" in f.problem or "no daemon record" in f.problem
+        ]
+        orphans += self._without_data()
+        self.orphans_seen += len(orphans)
+        problems = orphans + super().check()  # the restore also finishes interrupted removals
+        problems += [
+            f"{f.path}: {f.problem} (after a restore)"
+            for f in check_workdir(self.wd)
+            if "orphan" in f.problem or "tombstone" in f.problem or "no daemon record" in f.problem
+        ]
+        return problems
+
+
 OPERATIONS: dict[str, type[Operation]] = {
     "image-build": ImageBuild,
     "image-load": ImageLoad,
@@ -389,6 +461,7 @@ OPERATIONS: dict[str, type[Operation]] = {
     "partition-write": PartitionWrite,
     "deploy-output": DeployOutput,
     "daemon-state": DaemonState,
+    "daemon-churn": DaemonChurn,
 }
 
 
@@ -484,6 +557,8 @@ class Outcome:
     retry_failed: int = 0
     #: temp files, orphan blobs... that ``ocre doctor --repair`` removed at the end (None: no workdir)
     debris_repaired: int | None = None
+    #: container data/log directories left without a record, summed over the kills (daemon-churn)
+    orphans: int | None = None
     op_ms: float = 0.0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
@@ -548,6 +623,8 @@ def run_operation(
                         outcome.retry_failed += 1
                         outcome.problems += [f"retry after iteration {i}: {p}" for p in retry_problems]
             outcome.op_ms = round(statistics.median(durations) * 1000, 1)
+            if isinstance(op, DaemonChurn):
+                outcome.orphans = op.orphans_seen
             outcome.debris_repaired, left = _final_repair(op)
             outcome.problems += left
             outcome.invalid += bool(left)

@@ -156,4 +156,41 @@ FINDINGS: list[dict[str, str]] = [
         "fix": "deploy locks the output from reading the base to writing bin/hex as one unit; doctor "
         "validates bundles",
     },
+    {
+        "found_by": "issue 13 (half-open TCP flood)",
+        "bug": "~1,100 connections that sent one header line starved the daemon at 1,024 open files: the "
+        "Unix socket and authenticated clients timed out, a running container's log writes hit EMFILE",
+        "fix": "ocre_py/daemon/connections.py: a descriptor budget, per-listener caps with pending TCP "
+        "apart (oldest evicted), per-phase read deadlines, RLIMIT_NOFILE raised at start",
+    },
+    {
+        "found_by": "issue 13 (socket path)",
+        "bug": "`ocre daemon -H unix://notes.txt` deleted the ordinary file as a stale socket",
+        "fix": "ocre_py/daemon/server.py: only a socket (S_ISSOCK) is replaced; anything else is refused",
+    },
+    {
+        "found_by": "issue 13 (framing)",
+        "bug": "a negative Content-Length bypassed the 1 MiB body limit (`read(-1)`); `abc` dropped the "
+        "connection with a traceback",
+        "fix": "ocre_py/daemon/server.py: plain digits only (400), 411 for a body route without one; "
+        "nothing more is read",
+    },
+    {
+        "found_by": "issue 13 (numbers)",
+        "bug": "`memory_limit: 1e999` crashed the handler, `timeout: NaN` was accepted, `timeout: 1e999` "
+        "killed the timeout thread, `wait?timeout=nan` gave 500",
+        "fix": "ocre_py/daemon/validate.py: every API number finite and in range, 400 naming the field",
+    },
+    {
+        "found_by": "issue 13 (kill -9 under create/remove load)",
+        "bug": "killed daemons left data and log directories without records, and force-removed "
+        "containers came back STOPPED without their data; `ocre doctor` saw nothing",
+        "fix": "ocre_py/daemon/service.py: record first on create, tombstone first on rm, restore finishes "
+        "removals; ocre_py/doctor.py finds and repairs both kinds",
+    },
+    {
+        "found_by": "issue 13 (200 simultaneous clients)",
+        "bug": "39–67 of 200 simultaneous connects to the Unix socket failed with EAGAIN (backlog 128)",
+        "fix": "ocre_py/daemon/server.py: backlog 1,024+; ocre_py/daemon/client.py: bounded retry (2 s)",
+    },
 ]

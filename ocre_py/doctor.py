@@ -347,6 +347,66 @@ def check_workdir(workdir: str | os.PathLike[str], *, repair: bool = False) -> l
                 out.append(Finding("workdir", str(p), "container directory name is not a valid container ID",
                                    "warning"))  # fmt: skip
     out += _check_state(wd / "state" / "containers", repair)
+    out += _check_daemon_orphans(wd, repair)
+    return out
+
+
+def _check_daemon_orphans(wd: Path, repair: bool) -> list[Finding]:
+    """Containers half-created or half-removed by a daemon that was killed, both ways round.
+
+    The daemon writes a container's record before its log and data directories exist, and marks
+    the record ``removing`` (a tombstone) before deleting them; so a log directory without a record
+    is an orphan (only the daemon makes them), as is a data directory beside one, and a tombstoned
+    record is a removal to finish. A data directory alone may belong to ``ocre run`` (no record is
+    ever kept for those), so it is only mentioned, never removed.
+    """
+    import shutil
+
+    state = wd / "state" / "containers"
+    if not state.is_dir():
+        return []  # not a daemon's workdir
+    records: dict[str, bool] = {}  # id -> tombstoned
+    for p in sorted(state.glob("*.json")):
+        try:
+            doc = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue  # reported by _check_state
+        records[p.stem] = isinstance(doc, dict) and doc.get("removing") is True
+    logs, data = wd / "logs", wd / "containers"
+    out: list[Finding] = []
+
+    def remove_tree(path: Path) -> str:
+        shutil.rmtree(path, ignore_errors=True)
+        return f"removed {path.name}/"
+
+    for cid, tombstoned in records.items():
+        if not tombstoned:
+            continue
+        problem = "container removal interrupted (tombstone): record kept"
+        f = Finding("state", str(state / f"{cid}.json"), problem, "warning")
+        if repair:
+            remove_tree(data / cid)
+            remove_tree(logs / cid)
+            (state / f"{cid}.json").unlink(missing_ok=True)
+            f.repaired = f"finished the removal of {cid} (data, log, record)"
+        out.append(f)
+    for d in sorted(logs.iterdir()) if logs.is_dir() else []:
+        if not d.is_dir() or d.name in records or not is_valid_name(d.name):
+            continue
+        f = Finding("workdir", str(d), "orphan container log directory: no daemon record", "warning")
+        if repair:
+            f.repaired = remove_tree(d)
+        out.append(f)
+        if (data / d.name).is_dir():
+            g = Finding("workdir", str(data / d.name), "orphan container data directory: no daemon record",
+                        "warning")  # fmt: skip
+            if repair:
+                g.repaired = remove_tree(data / d.name)
+            out.append(g)
+    for d in sorted(data.iterdir()) if data.is_dir() else []:
+        if d.is_dir() and d.name not in records and is_valid_name(d.name) and not (logs / d.name).exists():
+            note = "container data directory with no daemon record ('ocre run' without --rm?): left alone"
+            out.append(Finding("workdir", str(d), note, "info"))
     return out
 
 

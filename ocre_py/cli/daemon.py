@@ -23,16 +23,32 @@ def add_client_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-H", "--host", metavar="ADDR", help=HOST_HELP)
     p.add_argument("--token", help="bearer token for a TCP daemon (default: $OCRE_TOKEN)")
     p.add_argument("--token-file", metavar="FILE", help="read the bearer token from FILE")
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="use TLS to a TCP daemon (default: on when $OCRE_TLS_VERIFY is set)",
+    )
+    p.add_argument("--tls-ca", metavar="FILE", help="CA certificates that signed the daemon's (PEM)")
+    p.add_argument("--tls-cert", metavar="FILE", help="client certificate for mutual TLS (PEM)")
+    p.add_argument("--tls-key", metavar="FILE", help="the client certificate's private key (PEM)")
 
 
 def client_for(args: argparse.Namespace) -> Any:
-    """A :class:`DaemonClient` from ``-H``/``--token``/``--token-file`` (all optional on ``args``)."""
+    """A :class:`DaemonClient` from ``-H``/``--token``/``--token-file``/``--tls*`` (all optional on
+    ``args``; TLS files fall back to ``$OCRE_TLS_VERIFY``/``$OCRE_CERT_PATH``)."""
     from ocre_py.daemon import DaemonClient
+    from ocre_py.daemon.tls import resolve_client
 
     return DaemonClient.connect(
         getattr(args, "host", None),
         token=getattr(args, "token", None),
         token_file=getattr(args, "token_file", None),
+        tls=resolve_client(
+            tls=getattr(args, "tls", False),
+            ca=getattr(args, "tls_ca", None),
+            cert=getattr(args, "tls_cert", None),
+            key=getattr(args, "tls_key", None),
+        ),
     )
 
 
@@ -52,6 +68,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="listen on unix://PATH or tcp://HOST:PORT (repeatable; TCP needs the bearer token)",
     )
     p.add_argument("--group", help="make the Unix socket 0660 and owned by this group")
+    p.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve TLS on TCP listeners: certificate")
+    p.add_argument("--tls-key", type=Path, metavar="FILE", help="the certificate's private key (PEM)")
+    p.add_argument(
+        "--tls-ca",
+        type=Path,
+        metavar="FILE",
+        help="require client certificates signed by this CA (mutual TLS)",
+    )
     p.add_argument(
         "--log-file", type=Path, help="daemon log, JSON lines (default: <workdir>/logs/daemon.log)"
     )
@@ -103,6 +127,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
     from ocre_py.daemon import DaemonOptions, parse, resolve, run
     from ocre_py.daemon.jsonlog import JsonFormatter
+    from ocre_py.daemon.tls import server_context
     from ocre_py.errors import InvalidInput
     from ocre_py.units import parse_duration, parse_size
     from ocre_py.workdir import default_workdir
@@ -114,6 +139,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         log_max_files=args.log_max_files,
         shutdown_grace=parse_duration(args.shutdown_grace, what="--shutdown-grace"),
     )
+    tls = server_context(args.tls_cert, args.tls_key, args.tls_ca)
     if args.log_max_files < 1:
         raise InvalidInput.field(None, "--log-max-files", args.log_max_files, "at least 1")
     group = None
@@ -149,6 +175,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
             options=options,
             socket_mode=0o660 if group is not None else 0o600,
             socket_group=group,
+            tls=tls,
         )
     finally:
         for s, h in previous.items():

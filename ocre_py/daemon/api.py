@@ -21,14 +21,21 @@ from urllib.parse import parse_qs
 
 from ocre_py import __version__
 from ocre_py.daemon.service import Daemon
+from ocre_py.daemon.validate import MAX_SECONDS, finite_number
 from ocre_py.errors import Conflict, InvalidInput, NotFound, OcreError
 
 API_VERSION = "v1"
 MAX_JSON_BODY = 1024 * 1024
 MAX_IMAGE_BODY = 64 * 1024 * 1024
 HEARTBEAT = 5.0
+MAX_COUNT = 2**31  # line and message counts (``tail``, ``count``)
 
-STATUS_FOR = {InvalidInput: 400, NotFound: 404, Conflict: 409}
+
+class LengthRequired(InvalidInput):
+    """A request whose route takes a body came without ``Content-Length`` (HTTP 411)."""
+
+
+STATUS_FOR = {LengthRequired: 411, InvalidInput: 400, NotFound: 404, Conflict: 409}
 
 
 @dataclass
@@ -54,7 +61,8 @@ class Request:
     def flag(self, name: str) -> bool:
         return self.query.get(name, "").lower() in ("1", "true", "yes")
 
-    def number(self, name: str, default: float | None) -> float | None:
+    def number(self, name: str, default: float | None, *, high: float = MAX_SECONDS) -> float | None:
+        """A query parameter as a finite number in ``[0, high]`` (``nan``, ``inf``, ``-1``: 400)."""
         text = self.query.get(name)
         if text is None or text == "":
             return default
@@ -62,8 +70,7 @@ class Request:
             value = float(text)
         except ValueError:
             raise InvalidInput.field(None, name, text, "a number") from None
-        if value < 0:
-            raise InvalidInput.field(None, name, text, "a non-negative number")
+        finite_number(name, value, low=0.0, high=high)
         return value
 
 
@@ -84,11 +91,17 @@ Handler = Callable[[Daemon, Request], Reply | Stream]
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
 
 
-def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+#: Routes that take a request body (it must come with a Content-Length); the others read none.
+_WITH_BODY: set[Handler] = set()
+
+
+def route(method: str, pattern: str, *, body: bool = False) -> Callable[[Handler], Handler]:
     regex = re.compile("^/" + API_VERSION + re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", pattern) + "$")
 
     def register(fn: Handler) -> Handler:
         _ROUTES.append((method, regex, fn))
+        if body:
+            _WITH_BODY.add(fn)
         return fn
 
     return register
@@ -112,8 +125,10 @@ def dispatch(
             matched_path = True
             if m != method:
                 continue
+            # Routes without a body read nothing (the server closes the connection if one was sent).
             limit = MAX_IMAGE_BODY if fn is put_image else MAX_JSON_BODY
-            request = Request(method, path, match.groupdict(), _query(query), read_body(limit), client_gone)
+            body = read_body(limit) if fn in _WITH_BODY else b""
+            request = Request(method, path, match.groupdict(), _query(query), body, client_gone)
             return fn(daemon, request)
         if matched_path:
             return Reply(405, _error_body("MethodNotAllowed", f"{method} is not allowed on {path}"))
@@ -156,7 +171,7 @@ def list_containers(daemon: Daemon, req: Request) -> Reply:
     return Reply(200, daemon.containers())
 
 
-@route("POST", "/containers")
+@route("POST", "/containers", body=True)
 def create_container(daemon: Daemon, req: Request) -> Reply:
     data = req.json()
     start = bool(data.pop("start", False)) if isinstance(data, dict) else False
@@ -197,7 +212,7 @@ def container_logs(daemon: Daemon, req: Request) -> Stream:
     cid = req.params["id"]
     clog = daemon.logs(cid)
     follow = req.flag("follow")
-    tail = req.number("tail", None)
+    tail = req.number("tail", None, high=MAX_COUNT)
     position = clog.tail_position(None if tail is None else int(tail))
 
     def chunks() -> Iterator[bytes]:
@@ -224,7 +239,7 @@ def list_images(daemon: Daemon, req: Request) -> Reply:
     return Reply(200, daemon.images())
 
 
-@route("PUT", "/images/{name}")
+@route("PUT", "/images/{name}", body=True)
 def put_image(daemon: Daemon, req: Request) -> Reply:
     return Reply(200, daemon.import_image(req.params["name"], req.body))
 
@@ -236,7 +251,7 @@ def remove_image(daemon: Daemon, req: Request) -> Reply:
 
 
 # ---- messaging ----------------------------------------------------------------------------------
-@route("POST", "/messages")
+@route("POST", "/messages", body=True)
 def publish(daemon: Daemon, req: Request) -> Reply:
     data = req.json()
     if not isinstance(data, dict):
@@ -250,7 +265,7 @@ def publish(daemon: Daemon, req: Request) -> Reply:
 def subscribe(daemon: Daemon, req: Request) -> Stream:
     """JSON lines, one per message; an empty line every few seconds tells a dead client apart."""
     prefix = req.query.get("topic", "")
-    count = int(req.number("count", 0) or 0)
+    count = int(req.number("count", 0, high=MAX_COUNT) or 0)
     inbox: queue.Queue[bytes] = queue.Queue(maxsize=1024)
 
     def deliver(message: Any) -> None:
@@ -314,7 +329,7 @@ def gpio_state(daemon: Daemon, req: Request) -> Reply:
     return Reply(200, daemon.devices.gpio.snapshot())
 
 
-@route("POST", "/devices/gpio")
+@route("POST", "/devices/gpio", body=True)
 def gpio_drive(daemon: Daemon, req: Request) -> Reply:
     from ocre_py.runtime.devices import GPIO_ALIASES
 
@@ -346,7 +361,7 @@ def sensors_state(daemon: Daemon, req: Request) -> Reply:
     return Reply(200, daemon.devices.sensors.describe())
 
 
-@route("POST", "/devices/sensors")
+@route("POST", "/devices/sensors", body=True)
 def sensor_pin(daemon: Daemon, req: Request) -> Reply:
     data = req.json()
     if not isinstance(data, dict):
@@ -356,8 +371,10 @@ def sensor_pin(daemon: Daemon, req: Request) -> Reply:
         raise InvalidInput.field(
             None, "sensor channel", channel, "a channel type number (see 'ocre device sensor ls')"
         )
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise InvalidInput.field(None, "sensor value", value, "a number, or null to unpin")
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInput.field(None, "sensor value", value, "a number, or null to unpin")
+        finite_number("sensor value", value, low=-3.4e38, high=3.4e38)  # fits a float32
     try:
         daemon.devices.sensors.pin_value(str(name), channel, value)
     except ValueError as exc:

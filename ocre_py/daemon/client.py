@@ -12,7 +12,9 @@ import contextlib
 import http.client
 import json
 import os
+import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from urllib.parse import quote, urlencode
 from ocre_py import errors
 from ocre_py.daemon import auth
 from ocre_py.daemon.address import Address, connect_unix, resolve
+from ocre_py.daemon.tls import TlsFiles, client_context, resolve_client
 from ocre_py.errors import DaemonError, OcreError
 from ocre_py.workdir import default_workdir
 
@@ -53,9 +56,19 @@ class DaemonClient:
     fresh one (only when nothing was received, as urllib3 does)."""
 
     def __init__(
-        self, address: Address, *, token: str | None = None, origin: str = "", timeout: float = 60.0
+        self,
+        address: Address,
+        *,
+        token: str | None = None,
+        origin: str = "",
+        timeout: float = 60.0,
+        connect_retry: float = 2.0,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.address = address
+        self.connect_retry = connect_retry
+        self.tls = tls if address.is_tcp else None  # a Unix socket is guarded by its file mode
+        self._tls_context = client_context(self.tls) if self.tls is not None else None
         self.token = token
         self.origin = origin
         self.timeout = timeout
@@ -79,9 +92,13 @@ class DaemonClient:
         *,
         token: str | None = None,
         token_file: str | os.PathLike[str] | None = None,
+        tls: TlsFiles | None = None,
     ) -> DaemonClient:
-        """Resolve the address (``-H`` > ``$OCRE_HOST`` > default socket) and the token for TCP."""
+        """Resolve the address (``-H`` > ``$OCRE_HOST`` > default socket) and, for TCP, the token and
+        TLS files (``tls``, else ``$OCRE_TLS_VERIFY``/``$OCRE_CERT_PATH``: see :mod:`.tls`)."""
         address, origin = resolve(host)
+        if address.is_tcp and tls is None:
+            tls = resolve_client()
         if address.is_tcp and token is None:
             if token_file is not None:
                 token = auth.read_token(Path(token_file))
@@ -91,14 +108,36 @@ class DaemonClient:
                 local = auth.token_path(default_workdir()[0])
                 if local.is_file():
                     token = auth.read_token(local)
-        return cls(address, token=token, origin=origin)
+        return cls(address, token=token, origin=origin, tls=tls)
 
     # ---- transport ---------------------------------------------------------------------------
     def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
         if self.address.kind == "unix":
             assert self.address.path is not None
             return _UnixConnection(self.address.path, timeout)
+        if self._tls_context is not None:
+            return http.client.HTTPSConnection(
+                self.address.host, self.address.port, timeout=timeout, context=self._tls_context
+            )
         return http.client.HTTPConnection(self.address.host, self.address.port, timeout=timeout)
+
+    def _connect(self, conn: http.client.HTTPConnection) -> None:
+        """Connect, retrying for up to ``connect_retry`` seconds (10 ms doubling to 200 ms) while
+        the daemon's listen queue is full (EAGAIN) or its socket file exists but nobody accepts
+        yet (ECONNREFUSED: a daemon starting up, or one killed; the last error is raised)."""
+        deadline = time.monotonic() + self.connect_retry
+        pause = 0.01
+        while True:
+            try:
+                conn.connect()
+                return
+            except (BlockingIOError, ConnectionRefusedError) as exc:
+                conn.close()
+                starting = self.address.kind == "unix" or isinstance(exc, BlockingIOError)
+                if not starting or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
     def _send(
         self,
@@ -125,6 +164,7 @@ class DaemonClient:
                 kept.close()  # closed by the daemon while idle: try once more, fresh
         conn = self._connection(timeout)
         try:
+            self._connect(conn)
             conn.request(method, API + path, body=body, headers=headers)
             return conn, conn.getresponse()
         except (ConnectionRefusedError, FileNotFoundError) as exc:
@@ -134,14 +174,49 @@ class DaemonClient:
                 f"({self.origin or 'address'}): {exc.strerror}",
                 hint="start it with 'ocre daemon &', or point -H / $OCRE_HOST at a running one",
             ) from None
+        except BlockingIOError:
+            conn.close()
+            raise DaemonError(
+                f"the Ocre daemon at {self.address} accepted no connection within "
+                f"{self.connect_retry:g} s (its listen queue stayed full)",
+                hint="it is overloaded: retry later, or make fewer connections at once",
+            ) from None
         except TimeoutError:
             conn.close()
             raise DaemonError(
                 f"the Ocre daemon at {self.address} did not answer within {timeout} s"
             ) from None
+        except ssl.SSLError as exc:
+            conn.close()
+            raise DaemonError(
+                f"TLS with the Ocre daemon at {self.address} failed: {self._tls_problem(exc)}",
+                hint="check --tls-ca/--tls-cert/--tls-key (or $OCRE_CERT_PATH) against the daemon's "
+                "--tls-cert/--tls-ca",
+            ) from None
+        except (http.client.RemoteDisconnected, ConnectionResetError) as exc:
+            conn.close()
+            hint = None
+            if self.address.is_tcp and self.tls is None:
+                hint = "if the daemon serves TLS, connect with --tls (or set $OCRE_TLS_VERIFY=1)"
+            raise DaemonError(
+                f"the Ocre daemon at {self.address} closed the connection without answering ({exc})",
+                hint=hint,
+            ) from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise DaemonError(f"talking to the Ocre daemon at {self.address} failed: {exc}") from None
+
+    def _tls_problem(self, exc: ssl.SSLError) -> str:
+        """The reason in words: a daemon doing mutual TLS just hangs up on a client without a cert."""
+        reason = str(exc.reason or exc)
+        refused = isinstance(exc, ssl.SSLEOFError) or any(
+            r in reason for r in ("CERTIFICATE_REQUIRED", "UNKNOWN_CA", "BAD_CERTIFICATE")
+        )
+        if refused and self.tls is not None and self.tls.cert is None:
+            return f"the daemon requires a client certificate (mutual TLS; {reason})"
+        if refused and self.tls is not None:
+            return f"the daemon refused the client certificate {self.tls.cert} ({reason})"
+        return reason
 
     def _raise_for(self, resp: http.client.HTTPResponse, data: bytes) -> None:
         try:

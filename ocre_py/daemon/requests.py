@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.daemon.policy import RestartPolicy
+from ocre_py.daemon.validate import MAX_SECONDS, finite_number
 from ocre_py.errors import InvalidInput
 from ocre_py.names import check_name
 from ocre_py.runtime import RUNTIMES, ContainerSpec, Mount
@@ -37,13 +38,16 @@ def _str_list(data: dict[str, Any], key: str) -> list[str]:
     return list(value)
 
 
+#: The largest value each number field takes: a wasm32 memory holds at most 4 GiB, and
+#: ``threading.Timer`` refuses waits past ``threading.TIMEOUT_MAX`` (1e9 s is about 31 years).
+LIMITS: dict[str, float] = {"memory_limit": 2**32, "timeout": MAX_SECONDS, "cpu_budget": MAX_SECONDS}
+
+
 def _positive(data: dict[str, Any], key: str, kind: type) -> Any:
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise InvalidInput.field(None, key, value, "a positive number")
-    return kind(value)
+    return kind(finite_number(key, value, low=0.0, high=LIMITS[key], low_open=True))
 
 
 def normalize(data: object) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import ssl
 import sys
 import threading
 import time
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ocre_py.daemon.address import Address
+from ocre_py.daemon.connections import raise_open_files_limit
 from ocre_py.daemon.server import Server
 from ocre_py.daemon.service import Daemon, DaemonOptions
 from ocre_py.fsutil import atomic_write
@@ -34,8 +36,11 @@ def run(
     socket_mode: int = 0o600,
     socket_group: int | None = None,
     ready: Callable[[Daemon, Server], None] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
     options = options or DaemonOptions()
+    soft, hard = raise_open_files_limit()
+    log.debug("open files limit %d (hard %d)", soft, hard)
     daemon = Daemon(workdir, options=options)
     server: Server | None = None
     info = workdir / INFO_FILE
@@ -43,7 +48,7 @@ def run(
     if options.switch_interval:
         sys.setswitchinterval(options.switch_interval)
     try:
-        server = Server(daemon, addresses, socket_mode=socket_mode, socket_group=socket_group)
+        server = Server(daemon, addresses, socket_mode=socket_mode, socket_group=socket_group, tls=tls)
         restarted = daemon.restore()
         atomic_write(
             info, json.dumps({"pid": os.getpid(), "addresses": server.addresses, "started_at": time.time()})

@@ -14,10 +14,10 @@ thread, so the hook never takes ``op_lock`` — it only updates the record under
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +38,7 @@ from ocre_py.runtime.events import Message
 log = logging.getLogger(__name__)
 _S = ContainerState
 _LIVE = (_S.RUNNING, _S.PAUSED)
+_REMOVABLE = (_S.STOPPED, _S.CREATED, _S.ERROR, _S.EXITED)
 WASM_MAGIC = b"\0asm"
 
 
@@ -97,6 +98,10 @@ class Daemon:
         """
         to_start: list[str] = []
         for record in self.store.load_all():
+            if record.removing:  # the previous daemon died mid-removal: finish it
+                self._finish_removal(record.id)
+                log.info("finished removing container %s (interrupted by a stop of the daemon)", record.id)
+                continue
             entry = self._load_entry(record)
             was_running = record.desired == "running"
             if entry.policy.autostart(was_running, record.policy_restarts):
@@ -208,20 +213,27 @@ class Daemon:
 
     # ---- create / remove ---------------------------------------------------------------------
     def create(self, data: object, *, start: bool = False) -> dict[str, Any]:
+        """Create a container. The record reaches the disk before its log or data directory exists,
+        so a crash at any point leaves either nothing or a record (never an orphan directory)."""
         request = requests.normalize(data)
         cid = self._reserve(request["name"])
         try:
-            clog = self._new_log(cid)
+            self._refuse_leftovers(cid)
+            record = Record(cid, request, restart=request["restart"], created_at=time.time())
+            self.store.write_now(record)
+            clog: ContainerLog | None = None
             try:
+                clog = self._new_log(cid)
                 container = self.runtime.create(
                     requests.to_spec(request, cid, clog), runtime=request["runtime"]
                 )
             except BaseException:
-                clog.remove()
+                if clog is not None:
+                    clog.remove()
+                self.store.delete_now(cid)
                 raise
-            record = Record(cid, request, restart=request["restart"], created_at=container.created_at)
+            container.created_at = record.created_at
             entry = _Entry(record, clog, RestartPolicy.parse(request["restart"]), container)
-            self.store.save(record)
             with self._lock:
                 self._entries[cid] = entry
         finally:
@@ -247,26 +259,43 @@ class Daemon:
             return cid
 
     def remove(self, cid: str, *, force: bool = False) -> None:
+        """Remove a container. A tombstone (the record with ``removing``) reaches the disk before
+        anything is deleted, so a crash mid-way leaves a removal the next daemon finishes."""
         entry = self._entry(cid)
         with entry.op_lock:
-            self._cancel_restart(entry)
             c = entry.container
+            if c is not None and not force and (state := self.runtime.status(cid)) not in _REMOVABLE:
+                raise Conflict(f"container {cid} is {state.name.lower()}; stop it before removing it")
+            self._cancel_restart(entry)
+            with entry.lock:
+                entry.record.removing = True
+                self.store.write_now(entry.record)
             if c is not None:
-                if force and self.runtime.status(cid) in _LIVE:
+                if self.runtime.status(cid) in _LIVE:
                     entry.user_stop = True
                     self.runtime.kill(cid)
                     c.wait_done(10)
-                self.runtime.remove(cid)  # refuses a running container: Conflict
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    import shutil
-
-                    shutil.rmtree(self.runtime.containers_dir / cid)
+                self.runtime.remove(cid)
             with self._lock:
                 self._entries.pop(cid, None)
-            self.store.delete(cid)
             entry.log.remove()
+            self._finish_removal(cid)
         log.info("removed container %s", cid)
+
+    def _finish_removal(self, cid: str) -> None:
+        """Delete what is left of a tombstoned container: data, log, then the record itself."""
+        shutil.rmtree(self.runtime.containers_dir / cid, ignore_errors=True)
+        shutil.rmtree(self.logs_dir / cid, ignore_errors=True)
+        self.store.delete_now(cid)
+
+    def _refuse_leftovers(self, cid: str) -> None:
+        """A new container never inherits the data or log of an earlier one with the same ID."""
+        for what, path in (("data", self.runtime.containers_dir / cid), ("log", self.logs_dir / cid)):
+            if path.exists():
+                raise Conflict(
+                    f"container ID '{cid}' has a {what} directory left without a record: {path}",
+                    hint="'ocre doctor --repair' (daemon stopped) removes orphans; or pick another -n",
+                )
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self, cid: str) -> dict[str, Any]:

@@ -43,6 +43,10 @@ class Record:
     finished_at: float | None = None
     restart_count: int = 0  # every start after the first (user restarts and policy restarts)
     policy_restarts: int = 0  # restarts made by the policy since the user last started it
+    #: Tombstone: written (durably) before a removal deletes anything, so a crash mid-removal
+    #: leaves a record the next daemon (or ``ocre doctor --repair``) finishes removing, never a
+    #: container that comes back without its data.
+    removing: bool = False
     format: int = FORMAT
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -77,6 +81,9 @@ class StateStore:
         self._busy = False
         self._urgent = False
         self._closed = False
+        #: Held while files are written: a batch is taken and written under it, so
+        #: :meth:`write_now` can never be overtaken by an older queued version of the same record.
+        self._io_lock = threading.Lock()
         self._writer = threading.Thread(target=self._write_loop, name="ocred-state", daemon=True)
         self._writer.start()
 
@@ -93,6 +100,27 @@ class StateStore:
     def delete(self, cid: str) -> None:
         self._queue(cid, None)
 
+    def write_now(self, record: Record) -> None:
+        """Write ``record`` durably before returning (create's record, remove's tombstone).
+
+        Ordering points of a crash-consistent create or remove: the caller changes nothing else
+        on disk until this returns. Any queued older version of the record is dropped.
+        """
+        text = record.to_json()
+        with self._io_lock:
+            with self._cond:
+                if self._closed:
+                    raise RuntimeError("state store is closed")
+                self._pending.pop(record.id, None)
+            atomic_write(self._path(record.id), text)
+
+    def delete_now(self, cid: str) -> None:
+        """Delete a record before returning (the last step of a removal finished at restore)."""
+        with self._io_lock:
+            with self._cond:
+                self._pending.pop(cid, None)
+            self._path(cid).unlink(missing_ok=True)
+
     def _queue(self, cid: str, text: str | None) -> None:
         with self._cond:
             if self._closed:
@@ -108,16 +136,18 @@ class StateStore:
                     self._cond.wait(COMMIT_INTERVAL)
                     if not self._pending:
                         continue
-                batch, self._pending = self._pending, {}
-                self._busy, self._urgent = True, False
-            for cid, text in batch.items():
-                try:
-                    if text is None:
-                        self._path(cid).unlink(missing_ok=True)
-                    else:
-                        atomic_write(self._path(cid), text)
-                except OSError as exc:
-                    log.error("cannot write the record of container %s: %s", cid, exc)
+            with self._io_lock:
+                with self._cond:
+                    batch, self._pending = self._pending, {}
+                    self._busy, self._urgent = True, False
+                for cid, text in batch.items():
+                    try:
+                        if text is None:
+                            self._path(cid).unlink(missing_ok=True)
+                        else:
+                            atomic_write(self._path(cid), text)
+                    except OSError as exc:
+                        log.error("cannot write the record of container %s: %s", cid, exc)
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()

@@ -82,8 +82,15 @@ def client(daemon: Daemon) -> DaemonClient:
 class DaemonProcess:
     """``ocre daemon`` as a child process (its output goes to ``<home>/daemon.out``)."""
 
-    def __init__(self, home: Path, hosts: list[str]) -> None:
-        self.home, self.hosts = home, hosts
+    def __init__(
+        self,
+        home: Path,
+        hosts: list[str],
+        *,
+        preexec: Callable[[], None] | None = None,
+        extra: list[str] | None = None,
+    ) -> None:
+        self.home, self.hosts, self.preexec, self.extra = home, hosts, preexec, extra or []
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -95,10 +102,11 @@ class DaemonProcess:
         out = open(self.home / "daemon.out", "ab")  # noqa: SIM115 - kept for the child's lifetime
         args = [a for h in self.hosts for a in ("-H", h)]
         self.proc = subprocess.Popen(
-            [*OCRE, "daemon", *args, "--shutdown-grace", "1"],
+            [*OCRE, "daemon", *args, "--shutdown-grace", "1", *self.extra],
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=self.preexec,  # e.g. a lower open-files limit
         )
         out.close()
 

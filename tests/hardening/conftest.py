@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-HOSTILE_RESULTS = Path(__file__).resolve().parents[2] / "fuzz" / "results" / "hostile.json"
+RESULTS = Path(__file__).resolve().parents[2] / "fuzz" / "results"
+HOSTILE_RESULTS = RESULTS / "hostile.json"
+CLIENTS_RESULTS = RESULTS / "clients.json"
 
 
-def recorder(results_name: str) -> Iterator[dict[str, Any]]:
-    """Yield a dict tests fill with ``case -> {outcome, ...}``; merged into ``fuzz/results/NAME``."""
+def _recorder(path: Path) -> Iterator[dict[str, Any]]:
     numbers: dict[str, Any] = {}
     yield numbers
-    path = HOSTILE_RESULTS.with_name(results_name)
     if os.environ.get("OCRE_RECORD_RELIABILITY") and numbers:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         old = json.loads(path.read_text()) if path.is_file() else {}
@@ -31,7 +31,18 @@ def recorder(results_name: str) -> Iterator[dict[str, Any]]:
         path.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
 
 
+def recorder(results_name: str) -> Iterator[dict[str, Any]]:
+    """Yield a dict tests fill with ``case -> {outcome, ...}``; merged into ``fuzz/results/NAME``."""
+    yield from _recorder(RESULTS / results_name)
+
+
 @pytest.fixture(scope="module")
 def record() -> Iterator[dict[str, Any]]:
     """A dict tests fill with ``attack -> {outcome, stop_ms, rss_delta_mb}``; saved at module end."""
-    yield from recorder(HOSTILE_RESULTS.name)
+    yield from _recorder(HOSTILE_RESULTS)
+
+
+@pytest.fixture(scope="module")
+def record_clients() -> Iterator[dict[str, Any]]:
+    """Like ``record``, for hostile clients and faults against the daemon (``clients.json``)."""
+    yield from _recorder(CLIENTS_RESULTS)

@@ -25,6 +25,7 @@ def test_kill_nine_leaves_valid_state_and_a_working_retry(operation: str, tmp_pa
     assert out.iterations == CI_ITERATIONS
     assert out.killed >= CI_ITERATIONS // 4, f"kills should mostly land mid-operation: {out}"
     assert out.invalid == 0 and out.retry_failed == 0, "\n".join(out.problems[:10])
+    assert not out.orphans, "a killed create or remove left a container half-made (issue 13.11)"
 
 
 class _TornIndexWrite(crashkill._StoreOp):

@@ -181,3 +181,67 @@ def test_a_store_killed_before_its_first_write_is_not_damaged(ocre_cli: Cli, tmp
     r = ocre_cli("doctor", "--workdir", tmp_path / "wd", "--repair")
     assert "oci-layout file missing" in r.out and (store / "oci-layout").is_file()
     assert not ImageStore(store).has_blob(blob), "and the orphan went too"
+
+
+def _daemon_container(wd: Path, cid: str, *, started: bool = True) -> None:
+    """The daemon's own record, log and data of one container, made by a real daemon."""
+    from ocre_py.daemon import Daemon
+
+    daemon = Daemon(wd)
+    try:
+        daemon.create({"image": "hello", "name": cid, "capabilities": ["filesystem"]})
+        if started:
+            daemon.start(cid)
+            daemon.wait(cid, 30)
+    finally:
+        daemon.close()
+
+
+def test_daemon_orphans_both_ways_are_found_and_repaired(ocre_cli: Cli, workdir: Path) -> None:
+    for cid in ("kept", "orphan", "removing"):
+        _daemon_container(workdir, cid)
+    state = workdir / "state" / "containers"
+    (state / "orphan.json").unlink()  # a create or remove killed between its steps (old order)
+    rec = json.loads((state / "removing.json").read_text())
+    (state / "removing.json").write_text(json.dumps({**rec, "removing": True}))  # tombstone
+    (workdir / "containers" / "by-ocre-run").mkdir()  # `ocre run` without --rm: not the daemon's
+
+    r = ocre_cli("doctor", "--workdir", workdir, "--json")
+    found = {(Path(f["path"]).name, f["problem"].split(":")[0]) for f in json.loads(r.out)["findings"]}
+    assert ("orphan", "orphan container log directory") in found
+    assert ("orphan", "orphan container data directory") in found
+    assert ("removing.json", "container removal interrupted (tombstone)") in found
+    assert r.code == 1
+
+    r = ocre_cli("doctor", "--workdir", workdir, "--repair")
+    assert r.code == 0, r.out
+    for gone in (workdir / "logs" / "orphan", workdir / "containers" / "orphan", state / "removing.json",
+                 workdir / "logs" / "removing", workdir / "containers" / "removing"):  # fmt: skip
+        assert not gone.exists(), gone
+    assert (state / "kept.json").exists() and (workdir / "containers" / "kept").is_dir()
+    assert (workdir / "containers" / "by-ocre-run").is_dir(), "not provably the daemon's: left alone"
+    assert ocre_cli("doctor", "--workdir", workdir).code == 0
+
+
+def test_a_restore_finishes_an_interrupted_removal_and_names_never_inherit(tmp_path: Path) -> None:
+    from ocre_py.daemon import Daemon
+    from ocre_py.errors import Conflict
+
+    wd = tmp_path / "wd"
+    (wd / "images").mkdir(parents=True)
+    (wd / "images" / "hello").write_bytes(runnable_module())
+    _daemon_container(wd, "gone")
+    state = wd / "state" / "containers"
+    rec = json.loads((state / "gone.json").read_text())
+    (state / "gone.json").write_text(json.dumps({**rec, "removing": True}))
+    (wd / "containers" / "stale").mkdir(parents=True)  # data of an earlier "stale", no record
+    daemon = Daemon(wd)
+    try:
+        daemon.restore()
+        assert daemon.containers() == []  # the tombstoned container did not come back
+        assert not (wd / "containers" / "gone").exists() and not (state / "gone.json").exists()
+        with pytest.raises(Conflict, match="'stale' has a data directory left without a record"):
+            daemon.create({"image": "hello", "name": "stale"})
+        assert not (state / "stale.json").exists()
+    finally:
+        daemon.close()

@@ -407,8 +407,10 @@ def test_registry_tls_is_verified_by_default(tmp_path: Path, monkeypatch: pytest
 
 
 def test_no_code_path_disables_certificate_checks() -> None:
+    # The one verify_mode allowed tightens it: the daemon's mutual TLS requires client certificates.
     pattern = re.compile(
-        r"_create_unverified_context|CERT_NONE|check_hostname\s*=\s*False|SSLContext\(|verify_mode"
+        r"_create_unverified_context|CERT_NONE|check_hostname\s*=\s*False|SSLContext\("
+        r"|verify_mode(?!\s*=\s*ssl\.CERT_REQUIRED\b)"
     )
     offenders = [
         f"{p.relative_to(REPO)}:{n}"
