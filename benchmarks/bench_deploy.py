@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ocre_py.zephyr import delta
 from ocre_py.zephyr.board.geometry import Geometry
-from ocre_py.zephyr.partition import build_image
+from ocre_py.zephyr.deploy import delta
+from ocre_py.zephyr.storage.littlefs import build_image
 
 MIB = 1024 * 1024
 #: 2 MiB partition, 4 KiB blocks (external NOR / native_sim style) for the packing comparison.

@@ -1,7 +1,7 @@
 """Tiny-profile numbers for qemu_cortex_m3 with the hello container: the budget table (flash and RAM),
 what WAMR's shrink saves, the bundle's size, and the time the bare-metal Cortex-M3 reader takes to
 validate and hash the bundle in QEMU (boot → last UART line). ``run()`` returns the numbers; the
-runner formats them. Estimates are labelled as such (see ocre_py.zephyr.tiny); the module, bundle and
+runner formats them. Estimates are labelled as such (see ocre_py.zephyr.tiny.profile); the module, bundle and
 shrunk-memory sizes are measured on the real build.
 """
 
@@ -14,9 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from ocre_py.image.tiny_module import analyse_module
 from ocre_py.sdk.tiny import build_tiny
-from ocre_py.zephyr.bundle import BundleWriter, read_bundle
-from ocre_py.zephyr.tiny import QEMU_CORTEX_M3, analyse_module, budget
+from ocre_py.zephyr.storage.bundle import BundleWriter, read_bundle
+from ocre_py.zephyr.tiny.budget import budget
+from ocre_py.zephyr.tiny.profile import QEMU_CORTEX_M3
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "zephyr_app" / "src"

@@ -272,13 +272,13 @@ class PartitionWrite(Operation):
         return Geometry(address=0, size=self.SIZE, erase_block=BLOCK, source="crash")
 
     def setup(self) -> None:
-        from ocre_py.zephyr.partition import Partition
+        from ocre_py.zephyr.storage.littlefs import Partition
 
         Partition.new(self._geometry()).write(self.path)
 
     def run(self) -> int:
-        from ocre_py.zephyr import autostart
-        from ocre_py.zephyr.partition import Partition
+        from ocre_py.zephyr.storage import autostart
+        from ocre_py.zephyr.storage.littlefs import Partition
 
         part = Partition.from_file(self.path, self._geometry())
         for e in part.images():  # keep the image small: replace the previous one
@@ -295,7 +295,7 @@ class PartitionWrite(Operation):
         return _damage(check_partition(self.path, block_size=BLOCK))
 
     def verify_done(self) -> list[str]:
-        from ocre_py.zephyr.partition import Partition
+        from ocre_py.zephyr.storage.littlefs import Partition
 
         names = [e.name for e in Partition.from_file(self.path, self._geometry()).images()]
         return [] if names == [f"app{self.iteration % 7}.wasm"] else [f"images after write: {names}"]

@@ -53,7 +53,7 @@ FINDINGS: list[dict[str, str]] = [
         "found_by": "fuzz_partition",
         "bug": "a corrupt partition (a directory under ocre/images, bad metadata, non-UTF-8 autostart) "
         "escaped as IsADirectoryError / LittleFSError / UnicodeDecodeError",
-        "fix": "ocre_py/zephyr/partition.py: DeployError 'the LittleFS image is corrupt (...)' from "
+        "fix": "ocre_py/zephyr/storage/littlefs.py: DeployError 'the LittleFS image is corrupt (...)' from "
         "from_bytes, images() and autostart_entries()",
     },
     {
@@ -90,7 +90,8 @@ FINDINGS: list[dict[str, str]] = [
         "found_by": "security pass (hostile names)",
         "bug": "an autostart image named `..` or `.hidden`, or with a NUL (which cuts the firmware's C "
         "string), was accepted",
-        "fix": "ocre_py/zephyr/autostart.py: image names may not start with '.'; NUL is a bad character",
+        "fix": "ocre_py/zephyr/storage/autostart.py: image names may not start with '.'; NUL is a bad "
+        "character",
     },
     {
         "found_by": "fuzz_dts",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ocre_py.zephyr import autostart
+from ocre_py.zephyr.storage import autostart
 
-PARSER = "ocre_py.zephyr.autostart.parse"
+PARSER = "ocre_py.zephyr.storage.autostart.parse"
 
 
 def seeds() -> list[bytes]:

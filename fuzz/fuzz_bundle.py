@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 
 from fuzz._seeds import runnable_module
-from ocre_py.zephyr.bundle import BundleWriter, read_bundle
+from ocre_py.zephyr.storage.bundle import BundleWriter, read_bundle
 
-PARSER = "ocre_py.zephyr.bundle.read_bundle"
+PARSER = "ocre_py.zephyr.storage.bundle.read_bundle"
 
 
 @functools.cache

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from fuzz._seeds import runnable_module
 from ocre_py.doctor import check_partition
-from ocre_py.zephyr import autostart
 from ocre_py.zephyr.board.geometry import Geometry
-from ocre_py.zephyr.partition import Partition, detect_geometry
+from ocre_py.zephyr.storage import autostart
+from ocre_py.zephyr.storage.littlefs import Partition, detect_geometry
 
 PARSER = "zephyr.partition.Partition.from_bytes / images / autostart_entries, detect_geometry; doctor"
 

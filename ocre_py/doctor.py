@@ -455,8 +455,9 @@ def check_partition(
     superblock, which is only trusted when it agrees with the file length (see ``detect_geometry``).
     """
     from ocre_py.image.wasm import is_aot, parse_module
-    from ocre_py.zephyr import autostart, partition
     from ocre_py.zephyr.board.geometry import Geometry
+    from ocre_py.zephyr.storage import autostart
+    from ocre_py.zephyr.storage import littlefs as partition
 
     p = Path(path)
     out: list[Finding] = []
@@ -464,7 +465,7 @@ def check_partition(
         data = p.read_bytes()
     except OSError as exc:
         return [Finding("partition", str(p), f"cannot read the image ({exc.strerror})")]
-    from ocre_py.zephyr.bundle import MAGIC
+    from ocre_py.zephyr.storage.bundle import MAGIC
 
     if data[: len(MAGIC)] == MAGIC:  # the tiny profile's bundle, not a LittleFS image
         if repair:
@@ -519,7 +520,7 @@ def check_partition(
 def _check_bundle(data: bytes, p: Path) -> list[Finding]:
     """Validate a tiny-profile bundle as the firmware reads it: header, CRC, entries, modules."""
     from ocre_py.image.wasm import is_aot, parse_module
-    from ocre_py.zephyr.bundle import read_bundle
+    from ocre_py.zephyr.storage.bundle import read_bundle
 
     try:
         bundle = read_bundle(data, source=str(p), partition_size=len(data))
@@ -539,7 +540,7 @@ def _mount_readonly(data: bytes, geometry: Any) -> Any:
     from littlefs import LittleFS, LittleFSError, UserContext
 
     from ocre_py.errors import DeployError
-    from ocre_py.zephyr.partition import NAME_MAX
+    from ocre_py.zephyr.storage.littlefs import NAME_MAX
 
     fs = LittleFS(
         context=UserContext(buffer=bytearray(data)),  # a copy: the file itself is never touched

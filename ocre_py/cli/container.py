@@ -77,37 +77,24 @@ def add_daemon_container_options(p: argparse.ArgumentParser) -> None:
 
 
 def create_request(args: argparse.Namespace) -> dict[str, Any]:
-    """The create request from parsed ``run``/``create`` options; checks syntax here, paths on the daemon."""
-    from ocre_py.daemon.policy import RestartPolicy
-    from ocre_py.errors import InvalidInput
-    from ocre_py.names import check_name
-    from ocre_py.runtime import RUNTIMES, Mount
-    from ocre_py.runtime.spec import check_capabilities, parse_env
-    from ocre_py.units import parse_duration, parse_size
+    """The create request from parsed ``run``/``create`` options.
 
-    if args.name is not None:
-        check_name(args.name, what="container ID")
-    if args.runtime is not None and args.runtime not in RUNTIMES:
-        raise InvalidInput.field(None, "runtime", args.runtime, f"one of {', '.join(RUNTIMES)}")
-    labels = {}
-    for item in getattr(args, "label", []):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidInput.field(None, "label", item, "KEY=VALUE")
-        labels[key] = value
-    return {
-        "name": args.name,
-        "args": list(args.args),
-        "env": parse_env(args.env),
-        "capabilities": list(check_capabilities(args.cap)),
-        "mounts": [str(Mount.parse(v)) for v in args.volume],
-        "memory_limit": parse_size(args.memory, what="--memory") if args.memory else None,
-        "timeout": parse_duration(args.timeout, what="--timeout") if args.timeout else None,
-        "cpu_budget": parse_duration(args.cpu_budget, what="--cpu-budget") if args.cpu_budget else None,
-        "restart": str(RestartPolicy.parse(getattr(args, "restart", None))),
-        "labels": labels,
-        "runtime": args.runtime,
-    }
+    Built by :func:`ocre_py.daemon.requests.create_request`, the one builder every client uses."""
+    from ocre_py.daemon.requests import create_request as build
+
+    return build(
+        name=args.name,
+        args=args.args,
+        env=args.env,
+        capabilities=args.cap,
+        mounts=args.volume,
+        memory=args.memory,
+        timeout=args.timeout,
+        cpu_budget=args.cpu_budget,
+        restart=getattr(args, "restart", None),
+        labels=getattr(args, "label", []),
+        runtime=args.runtime,
+    )
 
 
 def image_for_daemon(client: Any, ref: str) -> str:

@@ -2,7 +2,7 @@
 
 ``zephyr_app/src/tiny/tiny.cmake`` runs these where the ``ocre`` console script may not be on PATH
 (a west workspace's Python). They are thin skins over :func:`ocre_py.sdk.tiny.build_tiny` and
-:class:`ocre_py.zephyr.bundle.BundleWriter`, with the CLI's one-line errors.
+:class:`ocre_py.zephyr.storage.bundle.BundleWriter`, with the CLI's one-line errors.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _build(args: argparse.Namespace) -> str:
 
 
 def _bundle(args: argparse.Namespace) -> str:
-    from ocre_py.zephyr.bundle import FLAG_OCRE_API, BundleWriter, read_bundle_file
+    from ocre_py.zephyr.storage.bundle import FLAG_OCRE_API, BundleWriter, read_bundle_file
 
     if args.cmd == "list":
         return "\n".join(read_bundle_file(args.bundle).describe())

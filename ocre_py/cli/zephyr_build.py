@@ -92,7 +92,7 @@ def west_args_from(args: argparse.Namespace) -> list[str]:
 
 def request_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from ocre_py.errors import InvalidInput
-    from ocre_py.zephyr.build import BuildRequest, split_passthrough
+    from ocre_py.zephyr.firmware.build import BuildRequest, split_passthrough
 
     before, cmake = split_passthrough(args.rest or [])
     if len(before) > 1 or (before and before[0].startswith("-")):
@@ -117,7 +117,7 @@ def request_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def run(args: argparse.Namespace) -> int:
     from ocre_py.cli.output import print_json
-    from ocre_py.zephyr.build import build
+    from ocre_py.zephyr.firmware.build import build
     from ocre_py.zephyr.project.workspace import context_from_args
 
     request = request_from_args(args)

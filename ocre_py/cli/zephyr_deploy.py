@@ -96,68 +96,28 @@ def _request(args: argparse.Namespace):
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
+    import ocre_py.daemon.linux_deploy  # noqa: F401  (registers the "linux" target: no board given)
     from ocre_py.cli.output import Progress, print_json
+    from ocre_py.zephyr.deploy import deploy
 
     req = _request(args)
     if args.list is not None:
         return _list(args, req)
-    from ocre_py.zephyr.deploy import choose_target, deploy
-
-    if req.format == "bundle" and not args.list:
-        from ocre_py.zephyr.tiny import check_deploy, render_table
-
-        table = render_table(check_deploy(req))  # refuses with the numbers before anything is written
-        if not args.json:
-            sys.stdout.write(table)
-    if choose_target(req) == "linux" and not req.dry_run:
-        client = _local_daemon()
-        if client is not None:  # a daemon owns this machine's containers: start them detached there
-            return _deploy_to_daemon(client, req, args)
     with Progress("packing") as progress:
         result = deploy(req, progress=progress)
     if args.json:
         print_json(result.to_dict())
         return result.exit_code or 0
-    if choose_target(req) == "linux":
+    if result.budget and "table" in result.budget:
+        sys.stdout.write(str(result.budget["table"]))  # the tiny profile's flash/RAM table
+    if result.target == "linux-daemon":
+        sys.stdout.write("".join(f"{cid}\n" for cid in result.containers))  # Docker's run -d: the IDs
+        return exit_codes.SUCCESS
+    if result.target == "linux":
         if result.container_id and not args.dry_run:
             sys.stderr.write(f"container {result.container_id} exited with code {result.exit_code}\n")
         return result.exit_code or 0
     _show(result)
-    return exit_codes.SUCCESS
-
-
-def _local_daemon() -> Any:
-    """The daemon at ``$OCRE_HOST`` (or the default socket) if one answers, else None."""
-    from ocre_py.daemon.client import DaemonClient, is_reachable
-
-    client = DaemonClient.connect()
-    return client if is_reachable(client) else None
-
-
-def _deploy_to_daemon(client: Any, req: Any, args: argparse.Namespace) -> int:
-    """Upload each image to the daemon and start it detached; print the IDs (Docker's ``run -d``)."""
-    from ocre_py.cli.container import create_request
-    from ocre_py.cli.daemon import upload_image
-    from ocre_py.cli.output import print_json
-    from ocre_py.errors import InvalidInput
-    from ocre_py.zephyr.deploy import resolve_sources
-
-    if req.name and len(req.sources) > 1:
-        raise InvalidInput.field(None, "-n", req.name, "one IMAGE (a name names one container)")
-    started = []
-    for source in resolve_sources(req.sources, require_signature=req.require_signature):
-        image = upload_image(client, str(source.path), source.image_name)["name"]
-        options = argparse.Namespace(
-            name=req.name, runtime=None, label=[], args=list(req.args), env=list(req.env),
-            cap=list(req.capabilities), volume=[], memory=None, timeout=None, cpu_budget=None, restart="no",
-        )  # fmt: skip
-        request = create_request(options)
-        request["image"] = image
-        started.append(client.create(request, start=True)["id"])
-    if args.json:
-        print_json({"target": "linux-daemon", "daemon": str(client.address), "containers": started})
-    else:
-        sys.stdout.write("".join(f"{cid}\n" for cid in started))
     return exit_codes.SUCCESS
 
 
@@ -195,31 +155,11 @@ def _show(result) -> None:
         out.write(("would run: " if not result.flash else "ran: ") + shlex.join(result.command) + "\n")
 
 
-def _list(args: argparse.Namespace, req) -> int:
+def _list(args: argparse.Namespace, req: Any) -> int:
     from ocre_py.cli.output import print_json, print_table
     from ocre_py.zephyr import deploy as dep
-    from ocre_py.zephyr.partition import detect_geometry
 
-    if args.list:
-        path = Path(args.list)
-        from ocre_py.zephyr.tiny import is_bundle_file
-
-        if is_bundle_file(path):  # a tiny-profile bundle: self-describing, bounded by the partition
-            from ocre_py.zephyr.bundle import BundleFormat
-
-            geo = dep.resolve_geometry(req) if (req.board or req.build_dir) else None
-            images = BundleFormat().list(path.read_bytes(), geo, source=str(path))
-        elif req.board or req.build_dir:
-            images = dep.list_partition(path, geometry=dep.resolve_geometry(req))
-        else:
-            from ocre_py.errors import InvalidInput
-
-            if not path.is_file():
-                raise InvalidInput.field(None, "partition image", str(path), "an existing file")
-            geometry = detect_geometry(path.read_bytes(), source=str(path))
-            images = dep.list_partition(path, geometry=geometry)
-    else:
-        images = dep.list_device(req)
+    images = dep.list_file(Path(args.list), req) if args.list else dep.list_device(req)
     if args.json:
         print_json(images)
     else:

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ocre_py.cli.output import print_json
-    from ocre_py.zephyr.flash import FlashRequest, flash
+    from ocre_py.zephyr.deploy.west_flash import FlashRequest, flash
     from ocre_py.zephyr.project.workspace import context_from_args
 
     request = FlashRequest(

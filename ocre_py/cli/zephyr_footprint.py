@@ -25,13 +25,13 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ocre_py.cli.output import print_json, print_table
-    from ocre_py.zephyr.footprint import footprint
+    from ocre_py.zephyr.firmware.footprint import footprint
 
     fp = footprint(Path(args.build_dir), elf=Path(args.elf) if args.elf else None)
     if fp.note:
         sys.stderr.write(f"note: {fp.note}\n")
     if args.png:
-        from ocre_py.zephyr.chart import write_footprint_png
+        from ocre_py.zephyr.firmware.chart import write_footprint_png
 
         write_footprint_png(fp, Path(args.png))
     if args.json:

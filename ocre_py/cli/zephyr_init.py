@@ -25,8 +25,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ocre_py.cli.output import print_json
-    from ocre_py.zephyr.appgen import generate_app
-    from ocre_py.zephyr.build import lookup_board
+    from ocre_py.zephyr.board.database import lookup_board
+    from ocre_py.zephyr.firmware.appgen import generate_app
 
     board = lookup_board(args.board)
     result = generate_app(Path(args.dir), board, force=args.force)

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_monitor(args: argparse.Namespace) -> int:
     from ocre_py.cli.output import print_json
     from ocre_py.units import parse_duration
-    from ocre_py.zephyr.monitor import Monitor, choose_port, detect_ports
+    from ocre_py.zephyr.emulate.monitor import Monitor, choose_port, detect_ports
 
     if args.list_ports:
         ports = detect_ports()

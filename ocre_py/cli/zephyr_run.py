@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from ocre_py.cli.output import print_json
     from ocre_py.units import parse_duration
-    from ocre_py.zephyr.simulate import RunPlan, plan_run
+    from ocre_py.zephyr.emulate.simulate import RunPlan, plan_run
 
     timeout = parse_duration(args.timeout, what="--timeout") if args.timeout else None
     storage_addr = int(args.storage_addr, 0) if args.storage_addr else None

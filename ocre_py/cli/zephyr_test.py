@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from ocre_py.cli.output import print_json, print_table
-    from ocre_py.zephyr import twister
     from ocre_py.zephyr.board.database import REPO_ROOT
+    from ocre_py.zephyr.emulate import twister
 
     if args.report:
         summary = twister.summarize(args.report)

@@ -7,6 +7,7 @@ daemon's side, where they are used; the client only checks syntax.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from ocre_py.errors import InvalidInput
 from ocre_py.names import check_name
 from ocre_py.runtime import RUNTIMES, ContainerSpec, Mount
 from ocre_py.runtime.spec import StdioTarget, check_capabilities, parse_env
+from ocre_py.units import parse_duration, parse_size
 
 _LISTS = ("args", "env", "capabilities", "mounts")
 _FIELDS = {
@@ -109,3 +111,45 @@ def to_spec(request: dict[str, Any], cid: str, sink: StdioTarget) -> ContainerSp
 
 def image_path(images_dir: Path, name: str) -> Path:
     return images_dir / check_name(name, what="image name")
+
+
+def create_request(
+    *,
+    name: str | None = None,
+    args: Sequence[str] = (),
+    env: Sequence[str] = (),
+    capabilities: Sequence[str] = (),
+    mounts: Sequence[str] = (),
+    memory: str | None = None,
+    timeout: str | None = None,
+    cpu_budget: str | None = None,
+    restart: str | None = None,
+    labels: Sequence[str] = (),
+    runtime: str | None = None,
+) -> dict[str, Any]:
+    """A create request from the options as users type them (``ocre run -d``, ``create``, a deploy
+    to the daemon): the one builder, so every client sends the same fields. Syntax is checked here,
+    paths on the daemon."""
+    if name is not None:
+        check_name(name, what="container ID")
+    if runtime is not None and runtime not in RUNTIMES:
+        raise InvalidInput.field(None, "runtime", runtime, f"one of {', '.join(RUNTIMES)}")
+    label_map = {}
+    for item in labels:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput.field(None, "label", item, "KEY=VALUE")
+        label_map[key] = value
+    return {
+        "name": name,
+        "args": list(args),
+        "env": parse_env(list(env)),
+        "capabilities": list(check_capabilities(list(capabilities))),
+        "mounts": [str(Mount.parse(v)) for v in mounts],
+        "memory_limit": parse_size(memory, what="--memory") if memory else None,
+        "timeout": parse_duration(timeout, what="--timeout") if timeout else None,
+        "cpu_budget": parse_duration(cpu_budget, what="--cpu-budget") if cpu_budget else None,
+        "restart": str(RestartPolicy.parse(restart)),
+        "labels": label_map,
+        "runtime": runtime,
+    }

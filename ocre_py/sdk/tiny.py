@@ -19,7 +19,7 @@ never pulled in) and do not export ``malloc``/``free`` (the tiny firmware has no
 traps instead of silently overwriting data.
 
 Result for examples/hello: ``__heap_base`` ≈ 13 KiB, so the container needs ≈ 13 KiB of RAM instead
-of 64 KiB. :func:`ocre_py.zephyr.tiny.analyse_module` checks every one of the conditions above.
+of 64 KiB. :func:`ocre_py.image.tiny_module.analyse_module` checks every one of the conditions above.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def build_tiny(
     ``options`` should come from :func:`tiny_options`; plain options are converted. The command is
     :func:`compile_command`'s with the SDK library swapped for :data:`LIB_WRAPPER` and the arena
     allocator placed first (so its ``malloc`` wins before libc.a is searched). The check
-    (:func:`ocre_py.zephyr.tiny.analyse_module`) refuses a module that would need a full 64 KiB page.
+    (:func:`ocre_py.image.tiny_module.analyse_module`) refuses a module that would need a full 64 KiB page.
     """
     opts = options if options is not None and options.memory_max == TINY_MEMORY else tiny_options(options)
     srcs = check_sources(sources)
@@ -178,7 +178,7 @@ def build_tiny(
         run_compiler(cmd, srcs, what=" (tiny)")
         data = tmp_out.read_bytes()
     if check:
-        from ocre_py.zephyr.tiny import analyse_module
+        from ocre_py.image.tiny_module import analyse_module
 
         analyse_module(data, source=str(out)).require_shrinkable()
     atomic_write(out, data)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ocre_py.zephyr import deploy as dep
-from ocre_py.zephyr import hexfile
-from ocre_py.zephyr.partition import Partition, detect_geometry
+from ocre_py.zephyr.storage import hexfile
+from ocre_py.zephyr.storage.littlefs import Partition, detect_geometry
 from tests.conftest import padded_module
 
 DTS = Path(__file__).parent / "dts"

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from ocre_py.errors import DeployError, InvalidInput
-from ocre_py.zephyr import delta, flasher, hexfile
 from ocre_py.zephyr.board.geometry import Geometry
-from ocre_py.zephyr.partition import build_image
+from ocre_py.zephyr.deploy import delta, flasher
+from ocre_py.zephyr.storage import hexfile
+from ocre_py.zephyr.storage.littlefs import build_image
 
 U585 = Geometry(address=0x080F0000, size=512 * 1024, erase_block=8192)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ocre_py.errors import InvalidInput
-from ocre_py.zephyr.monitor import Monitor
+from ocre_py.zephyr.emulate.monitor import Monitor
 
 
 def _pty() -> tuple[int, str]:
@@ -124,7 +124,7 @@ def test_port_detection_prefers_probes(monkeypatch: pytest.MonkeyPatch) -> None:
     from serial.tools import list_ports
 
     from ocre_py.errors import NotFound
-    from ocre_py.zephyr import monitor
+    from ocre_py.zephyr.emulate import monitor
 
     ports = [
         SimpleNamespace(device="/dev/ttyS0", vid=None),

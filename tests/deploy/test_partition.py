@@ -9,9 +9,10 @@ import pytest
 from littlefs import LittleFS, UserContext
 
 from ocre_py.errors import DeployError
-from ocre_py.zephyr import autostart, delta
 from ocre_py.zephyr.board.geometry import Geometry
-from ocre_py.zephyr.partition import Partition, build_image, detect_geometry
+from ocre_py.zephyr.deploy import delta
+from ocre_py.zephyr.storage import autostart
+from ocre_py.zephyr.storage.littlefs import Partition, build_image, detect_geometry
 
 U585 = Geometry(address=0x080F0000, size=512 * 1024, erase_block=8192, offset=0xF0000, flash_base=0x08000000)
 SMALL = Geometry(address=0x080F0000, size=128 * 1024, erase_block=8192)

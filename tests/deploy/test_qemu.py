@@ -70,7 +70,7 @@ def _qemu() -> None:
 
 @pytest.mark.parametrize("machine", list(MACHINES))
 def test_run_reads_back_the_loaded_blob(machine: str, firmware, tmp_path: Path) -> None:
-    from ocre_py.zephyr import qemu
+    from ocre_py.zephyr.emulate import qemu
 
     addr = MACHINES[machine][2]
     result = qemu.run_elf(
@@ -87,7 +87,7 @@ def test_run_reads_back_the_loaded_blob(machine: str, firmware, tmp_path: Path) 
 
 
 def test_firmware_exit_status_through_semihosting(firmware) -> None:
-    from ocre_py.zephyr import qemu
+    from ocre_py.zephyr.emulate import qemu
 
     result = qemu.run_elf(firmware("mps2-an385"), machine="mps2-an385", timeout=20)  # no blob: exits 3
     assert not result.ok
@@ -97,7 +97,7 @@ def test_firmware_exit_status_through_semihosting(firmware) -> None:
 
 
 def test_timeout_names_the_pattern_it_waited_for(firmware) -> None:
-    from ocre_py.zephyr import qemu
+    from ocre_py.zephyr.emulate import qemu
 
     result = qemu.run_elf(
         firmware("lm3s6965evb", hang=True),
@@ -110,7 +110,7 @@ def test_timeout_names_the_pattern_it_waited_for(firmware) -> None:
 
 
 def test_order_matters(firmware) -> None:
-    from ocre_py.zephyr import qemu
+    from ocre_py.zephyr.emulate import qemu
 
     result = qemu.run_elf(
         firmware("lm3s6965evb"), machine="lm3s6965evb", expect=["done", "^boot"], timeout=20

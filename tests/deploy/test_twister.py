@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ocre_py.errors import InvalidInput
-from ocre_py.zephyr import twister
+from ocre_py.zephyr.emulate import twister
 
 REPORT = {
     "environment": {"zephyr_version": "v4.4.0", "toolchain": "zephyr"},

@@ -17,9 +17,9 @@ from fuzz._seeds import runnable_module
 from fuzz.crashkill import big_module
 from ocre_py.image import ImageStore, build_image
 from ocre_py.image.manifest import parse_manifest
-from ocre_py.zephyr import autostart
 from ocre_py.zephyr.board.geometry import Geometry
-from ocre_py.zephyr.partition import Partition
+from ocre_py.zephyr.storage import autostart
+from ocre_py.zephyr.storage.littlefs import Partition
 from tests.conftest import CliResult
 
 Cli = Callable[..., CliResult]

@@ -222,9 +222,9 @@ def test_full_disk_is_one_line_and_leaves_store_and_partition_valid(
 def test_concurrent_deploys_to_one_output_lose_nothing(
     tmp_path: Path, examples: dict[str, Path], record: dict[str, Any]
 ) -> None:
-    from ocre_py.zephyr import hexfile
     from ocre_py.zephyr.board.geometry import Geometry
     from ocre_py.zephyr.deploy import list_partition
+    from ocre_py.zephyr.storage import hexfile
 
     tries, bad = 4, 0
     for i in range(tries):
@@ -267,7 +267,7 @@ def test_concurrent_deploys_to_one_output_lose_nothing(
 
 def test_doctor_validates_a_bundle_as_a_bundle(tmp_path: Path, examples: dict[str, Path]) -> None:
     from ocre_py.doctor import check_partition
-    from ocre_py.zephyr.bundle import BundleWriter
+    from ocre_py.zephyr.storage.bundle import BundleWriter
 
     writer = BundleWriter()
     writer.add("hello", examples["hello"].read_bytes())

@@ -185,10 +185,10 @@ def test_hostile_names_are_refused_by_every_sink(name: str, tmp_path: Path) -> N
     from ocre_py.image.reference import parse_reference
     from ocre_py.names import check_name
     from ocre_py.runtime import ContainerSpec, Runtime
-    from ocre_py.zephyr import autostart
     from ocre_py.zephyr.board.geometry import Geometry
-    from ocre_py.zephyr.bundle import check_name as bundle_name
-    from ocre_py.zephyr.partition import Partition
+    from ocre_py.zephyr.storage import autostart
+    from ocre_py.zephyr.storage.bundle import check_name as bundle_name
+    from ocre_py.zephyr.storage.littlefs import Partition
 
     sinks = {
         "names.check_name": lambda: check_name(name),
@@ -224,10 +224,10 @@ def test_the_same_sinks_accept_a_good_name(tmp_path: Path) -> None:
     from ocre_py.image.reference import parse_reference
     from ocre_py.names import check_name
     from ocre_py.runtime import ContainerSpec, Runtime
-    from ocre_py.zephyr import autostart
     from ocre_py.zephyr.board.geometry import Geometry
-    from ocre_py.zephyr.bundle import check_name as bundle_name
-    from ocre_py.zephyr.partition import Partition
+    from ocre_py.zephyr.storage import autostart
+    from ocre_py.zephyr.storage.bundle import check_name as bundle_name
+    from ocre_py.zephyr.storage.littlefs import Partition
 
     assert check_name("ok") == "ok" and bundle_name("ok") == "ok"
     assert requests.image_path(tmp_path, "ok") == tmp_path / "ok"

@@ -18,7 +18,8 @@ HERE = Path(__file__).parent
 FIRMWARE_DIR = HERE / "firmware"
 C_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
-#: The bundle partition of qemu_cortex_m3 (ocre_py.zephyr.tiny.QEMU_CORTEX_M3), fixed by firmware/link.ld.
+#: The bundle partition of qemu_cortex_m3 (ocre_py.zephyr.tiny.profile.QEMU_CORTEX_M3), as in
+#: firmware/link.ld.
 BUNDLE_ADDR = 0x30000
 QEMU_TIMEOUT = 10
 

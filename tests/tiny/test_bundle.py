@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from ocre_py.errors import DeployError, InvalidInput
-from ocre_py.zephyr import bundle as b
+from ocre_py.zephyr.storage import bundle as b
 from tests.tiny.util import module, set_entry, set_header
 
 

@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 
 from ocre_py.errors import BuildError, DeployError
-from ocre_py.zephyr import bundle as b
-from ocre_py.zephyr import tiny
+from ocre_py.zephyr.firmware.build import PlanContext
 from ocre_py.zephyr.project import build_dir
+from ocre_py.zephyr.storage import bundle as b
+from ocre_py.zephyr.tiny import budget as tiny_budget
+from ocre_py.zephyr.tiny import plan as tiny_plan
+from ocre_py.zephyr.tiny import profile as tiny_profile
+from ocre_py.zephyr.tiny.bundle_format import BundleFormat
 
 # What the tiny overlay produces in a qemu_cortex_m3 build's zephyr.dts (flash0 at 0, 256 KB).
 ZEPHYR_DTS = """/dts-v1/;
@@ -45,34 +49,34 @@ def _board():  # type: ignore[no-untyped-def]
 
 def test_board_database_agrees_with_the_tiny_target() -> None:
     board = _board()
-    t = tiny.tiny_target(board)
-    assert t is tiny.QEMU_CORTEX_M3
+    t = tiny_profile.tiny_target(board)
+    assert t is tiny_profile.QEMU_CORTEX_M3
     assert (board.ram, board.flash.size, board.flash.base) == (t.ram_size, t.flash_size, t.flash_base)
     assert board.qemu_machine == t.qemu_machine == "lm3s6965evb"
 
 
 def test_bundle_geometry_from_board_and_from_the_build_devicetree(tmp_path: Path) -> None:
-    geo = tiny.bundle_geometry(board=_board())
+    geo = tiny_plan.bundle_geometry(board=_board())
     assert (geo.address, geo.size, geo.load_address, geo.label) == (
         0x30000,
         0x10000,
         0x30000,
-        tiny.BUNDLE_LABEL,
+        tiny_profile.BUNDLE_LABEL,
     )
     build = tmp_path / "build"
     (build / "zephyr").mkdir(parents=True)
     (build / "zephyr" / "zephyr.dts").write_text(ZEPHYR_DTS)
-    from_dts = tiny.bundle_geometry(build_dir=build)
+    from_dts = tiny_plan.bundle_geometry(build_dir=build)
     assert (from_dts.address, from_dts.size, from_dts.load_address) == (0x30000, 0x10000, 0x30000)
 
 
 def test_bundle_format_packs_entries_and_refuses_what_the_firmware_cannot_run(
     tiny_containers, examples
 ) -> None:  # type: ignore[no-untyped-def]
-    from ocre_py.zephyr.autostart import AutostartEntry
+    from ocre_py.zephyr.storage.autostart import AutostartEntry
 
-    geo = tiny.bundle_geometry(board=_board())
-    fmt = b.BundleFormat()
+    geo = tiny_plan.bundle_geometry(board=_board())
+    fmt = BundleFormat()
     images = {
         "hello.wasm": tiny_containers["hello"].read_bytes(),
         "ticker.wasm": tiny_containers["ticker"].read_bytes(),
@@ -82,7 +86,8 @@ def test_bundle_format_packs_entries_and_refuses_what_the_firmware_cannot_run(
             name="greeter", image="hello.wasm", args=("world",), env=(("GREETING", "Hi"),), capabilities=()
         )
     ]
-    data, used = fmt.pack(images, geo, previous=None, replace=True, entries=entries, progress=None)
+    packed = fmt.pack(images, geo, entries=entries, previous=None, progress=None)
+    data, used = packed.data, packed.used
     listed = fmt.list(data, geo, source="bundle.bin")
     assert len(data) == geo.size and data[used:] == b"\xff" * (geo.size - used)  # like erased flash
     assert [e["name"] for e in listed] == ["greeter", "ticker"]
@@ -91,9 +96,8 @@ def test_bundle_format_packs_entries_and_refuses_what_the_firmware_cannot_run(
         fmt.pack(
             {"blinky.wasm": examples["blinky"].read_bytes()},
             geo,
-            previous=None,
-            replace=True,
             entries=[],
+            previous=None,
             progress=None,
         )
 
@@ -101,7 +105,7 @@ def test_bundle_format_packs_entries_and_refuses_what_the_firmware_cannot_run(
 def test_deploy_budget_prints_the_table(tiny_containers) -> None:  # type: ignore[no-untyped-def]
     w = b.BundleWriter()
     w.add("hello", tiny_containers["hello"].read_bytes())
-    text = tiny.render_table(tiny.deploy_budget(_board(), w.build()))
+    text = tiny_budget.render_table(tiny_budget.deploy_budget(_board(), w.build()))
     assert "flash: WAMR classic interpreter" in text and "pool: container hello" in text
     assert text.rstrip().endswith("qemu_cortex_m3 (tiny profile): fits")
 
@@ -109,7 +113,7 @@ def test_deploy_budget_prints_the_table(tiny_containers) -> None:  # type: ignor
 def test_tiny_build_plan_command_and_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from ocre_py.zephyr.build import DEFAULT_APP, BuildRequest
+    from ocre_py.zephyr.firmware.build import DEFAULT_APP, BuildRequest
     from ocre_py.zephyr.project.config import OcreConfig
     from ocre_py.zephyr.project.workspace import WestContext
 
@@ -118,14 +122,14 @@ def test_tiny_build_plan_command_and_budget(tmp_path: Path, monkeypatch: pytest.
     req = BuildRequest(
         board="qemu_cortex_m3", build_dir=tmp_path / "build", profile="tiny", cmake_args=["-DFOO=1"]
     )
-    plan = tiny.plan_tiny_build(
-        req, ctx, app=DEFAULT_APP, config=OcreConfig(), target="qemu_cortex_m3", origin="command line (-b)",
-        board=_board(), build_dir=tmp_path / "build",
+    plan = tiny_plan.plan_tiny_build(
+        PlanContext(req, ctx, DEFAULT_APP, OcreConfig(), "qemu_cortex_m3", "command line (-b)",
+                    _board(), tmp_path / "build")  # type: ignore[arg-type]
     )  # fmt: skip
     assert plan.command == [
         sys.executable, "-m", "west", "build", "-b", "qemu_cortex_m3", "-d", str(tmp_path / "build"),
         "-p", "never", str(DEFAULT_APP), "--", "-DOCRE_PROFILE=tiny",
-        f"-DOCRE_TINY_POOL_SIZE={tiny.QEMU_CORTEX_M3.pool_size}", "-DOCRE_TINY_BUNDLE_ADDR=0x30000",
+        f"-DOCRE_TINY_POOL_SIZE={tiny_profile.QEMU_CORTEX_M3.pool_size}", "-DOCRE_TINY_BUNDLE_ADDR=0x30000",
         "-DOCRE_TINY_BUNDLE_SIZE=0x10000", "-DFOO=1",
     ]  # fmt: skip
     assert plan.budget.ok and plan.budget.ram_capacity == 65536
@@ -133,20 +137,20 @@ def test_tiny_build_plan_command_and_budget(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_tiny_build_plan_refuses_a_container_that_does_not_fit(examples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from ocre_py.zephyr.build import DEFAULT_APP, BuildRequest
+    from ocre_py.zephyr.firmware.build import DEFAULT_APP, BuildRequest
     from ocre_py.zephyr.project.config import ContainerSpec, OcreConfig
 
     cfg = OcreConfig(containers=(ContainerSpec(image=str(examples["blinky"]), name="blinky"),))
     with pytest.raises(BuildError, match="container blinky: linear memory not shrinkable"):
-        tiny.plan_tiny_build(
-            BuildRequest(), None, app=DEFAULT_APP, config=cfg, target="qemu_cortex_m3", origin="-b",
-            board=_board(), build_dir=tmp_path / "b",
+        tiny_plan.plan_tiny_build(
+            PlanContext(BuildRequest(), None, DEFAULT_APP, cfg, "qemu_cortex_m3", "-b",
+                        _board(), tmp_path / "b")  # type: ignore[arg-type]
         )  # fmt: skip
 
 
 def test_unknown_tiny_board_needs_sizes() -> None:
     with pytest.raises(DeployError):
-        tiny.bundle_geometry()
+        tiny_plan.bundle_geometry()
 
 
 def test_cli_deploy_then_run_on_qemu_cortex_m3(
@@ -259,7 +263,7 @@ def test_west_ocre_test_covers_the_tiny_scenario(ocre_cli) -> None:  # type: ign
 
 def test_other_boards_get_a_generated_bundle_overlay(tmp_path: Path) -> None:
     from ocre_py.zephyr.board.database import get_board
-    from ocre_py.zephyr.build import DEFAULT_APP, BuildRequest
+    from ocre_py.zephyr.firmware.build import DEFAULT_APP, BuildRequest
     from ocre_py.zephyr.project.config import OcreConfig
 
     board = get_board("mps2/an385")
@@ -268,17 +272,17 @@ def test_other_boards_get_a_generated_bundle_overlay(tmp_path: Path) -> None:
         def config(self, key: str, default: object = None) -> object:
             return default
 
-    plan = tiny.plan_tiny_build(
-        BuildRequest(), _Ctx(), app=DEFAULT_APP, config=OcreConfig(), target="mps2/an385", origin="-b",
-        board=board, build_dir=tmp_path / "b",
+    plan = tiny_plan.plan_tiny_build(
+        PlanContext(BuildRequest(), _Ctx(), DEFAULT_APP, OcreConfig(), "mps2/an385", "-b",
+                    board, tmp_path / "b")  # type: ignore[arg-type]
     )  # fmt: skip
     overlay = next(text for path, text in plan.files.items() if path.name == "tiny.overlay")
-    t = tiny.tiny_target(board)
+    t = tiny_profile.tiny_target(board)
     assert t.bundle_addr == board.flash.base + board.flash.size - t.bundle_size
     assert f"ocre_bundle_partition: partition@{t.bundle_addr - board.flash.base:x} {{" in overlay
     assert f"-DOCRE_TINY_BUNDLE_ADDR=0x{t.bundle_addr:x}" in plan.command
     assert any(a.startswith("-DEXTRA_DTC_OVERLAY_FILE=") and a.endswith("tiny.overlay") for a in plan.command)
-    assert t.pool_size <= tiny.MAX_POOL
+    assert t.pool_size <= tiny_profile.MAX_POOL
 
 
 def test_run_a_tiny_build_dir_places_its_bundle(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ocre_py.zephyr import bundle as b
-from ocre_py.zephyr.tiny import QEMU_CORTEX_M3
+from ocre_py.zephyr.storage import bundle as b
+from ocre_py.zephyr.tiny.profile import QEMU_CORTEX_M3
 from tests.tiny.conftest import BUNDLE_ADDR, FIRMWARE_DIR, run_qemu
 from tests.tiny.util import fix_crc, get_entry, set_header
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ocre_py.zephyr import bundle as b
+from ocre_py.zephyr.storage import bundle as b
 from tests.tiny.util import fix_crc, get_entry, module, set_entry, set_header
 
 NAMES = st.from_regex(r"[a-z0-9_-][a-z0-9._-]{0,20}", fullmatch=True)

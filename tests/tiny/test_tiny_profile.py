@@ -11,11 +11,13 @@ import pytest
 import wasmtime
 
 from ocre_py.errors import BuildError, DeployError, ImageError
+from ocre_py.image.tiny_module import analyse_module
 from ocre_py.image.wamr import TINY
 from ocre_py.image.wasm import scan_code
 from ocre_py.sdk.tiny import TINY_LDFLAGS, build_tiny, tiny_options
-from ocre_py.zephyr import bundle as b
-from ocre_py.zephyr.tiny import QEMU_CORTEX_M3, analyse_module, budget, target_for
+from ocre_py.zephyr.storage import bundle as b
+from ocre_py.zephyr.tiny.budget import budget
+from ocre_py.zephyr.tiny.profile import QEMU_CORTEX_M3, target_for, unserved_imports
 from tests.conftest import EXAMPLES_DIR
 
 
@@ -36,7 +38,7 @@ def test_tiny_hello_is_shrunk_to_its_heap_base(tiny_containers) -> None:  # type
     assert mod.heap_base is not None and mod.linear_memory == (mod.heap_base + 7) // 8 * 8
     assert mod.linear_memory < 16 * 1024  # instead of a whole 64 KiB page
     assert mod.stack_pointer == 4096  # --stack-first: the stack sits below the data
-    assert mod.unserved_imports == []
+    assert unserved_imports(mod) == []
 
 
 def test_tiny_hello_still_runs_on_wasmtime(tiny_containers) -> None:  # type: ignore[no-untyped-def]

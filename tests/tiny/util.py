@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 
-from ocre_py.zephyr.bundle import ENTRY_SIZE, HEADER_SIZE, crc32_of
+from ocre_py.zephyr.storage.bundle import ENTRY_SIZE, HEADER_SIZE, crc32_of
 
 WASM = b"\0asm\x01\0\0\0"
 # Header fields (offset, struct format) and entry fields (offset within an entry).

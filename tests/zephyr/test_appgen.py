@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from ocre_py.errors import Conflict
-from ocre_py.zephyr.appgen import generate_app
 from ocre_py.zephyr.board.database import get_board
+from ocre_py.zephyr.firmware.appgen import generate_app
+from ocre_py.zephyr.firmware.render import app_board_files
 from ocre_py.zephyr.project.config import OcreConfig, load_config
-from ocre_py.zephyr.render import app_board_files
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ocre_py.errors import InvalidInput
-from ocre_py.zephyr import autostart
-from ocre_py.zephyr.autostart import AutostartEntry
+from ocre_py.zephyr.storage import autostart
+from ocre_py.zephyr.storage.autostart import AutostartEntry
 from tests.conftest import OCRE_INCLUDES, ocre_runtime_dir, require_program
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import pytest
 
 from ocre_py.errors import BuildError
 from ocre_py.zephyr.board.database import all_boards, get_board
-from ocre_py.zephyr.budget import estimate_budget
+from ocre_py.zephyr.firmware.budget import estimate_budget
 from ocre_py.zephyr.project.config import OcreConfig
 
 

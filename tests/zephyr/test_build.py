@@ -11,7 +11,7 @@ import pytest
 
 from ocre_py.cli.zephyr import ZEPHYR_COMMAND_MODULES, add_zephyr_subcommands
 from ocre_py.errors import BuildError, InvalidInput
-from ocre_py.zephyr.build import BuildRequest, execute_build, plan_build
+from ocre_py.zephyr.firmware.build import BuildRequest, execute_build, plan_build
 from ocre_py.zephyr.project.workspace import WestContext
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 
 from ocre_py.errors import DeployError, InvalidInput
 from ocre_py.zephyr.board.database import get_board
-from ocre_py.zephyr.flash import FlashRequest, flash_with_pyocd, west_flash_command
+from ocre_py.zephyr.deploy.west_flash import FlashRequest, flash_with_pyocd, west_flash_command
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ocre_py.zephyr.footprint import analyze_elf, classify
+from ocre_py.zephyr.firmware.footprint import analyze_elf, classify
 from tests.conftest import require_program
 
 SOURCES = {
@@ -140,7 +140,7 @@ def _node(path: str, size: int) -> dict[str, object]:
 def test_zephyr_size_report_is_grouped_by_source_path(arm_elf: Path, tmp_path: Path, ocre_cli, monkeypatch):
     """In a workspace `footprint` prefers Zephyr's rom.json/ram.json (issue 11): source paths from
     DWARF decide the component; the (hidden) bytes are unattributed; names are the fallback."""
-    from ocre_py.zephyr import size_report
+    from ocre_py.zephyr.firmware import size_report
 
     b = tmp_path / "build"
     (b / "zephyr").mkdir(parents=True)

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from ocre_py.zephyr import deploy as dep
-from ocre_py.zephyr.partition import Partition, detect_geometry
+from ocre_py.zephyr.storage.littlefs import Partition, detect_geometry
 from tests.conftest import OCRE_INCLUDES, ocre_runtime_dir, require_program
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from ocre_py.zephyr.board.database import Board, all_boards, get_board
+from ocre_py.zephyr.firmware.render import app_board_files, kconfig_settings, render_kconfig, render_overlay
 from ocre_py.zephyr.project.config import FEATURES, OcreConfig
-from ocre_py.zephyr.render import app_board_files, kconfig_settings, render_kconfig, render_overlay
 from tests.conftest import require_program
 
 REPO = Path(__file__).resolve().parents[2]

@@ -176,3 +176,14 @@ def get_board(name: str) -> Board:
             f"unknown board '{name}': expected one of {', '.join(boards)}",
             hint="'west ocre boards' lists them with their flash, RAM and runners",
         ) from None
+
+
+def lookup_board(target: str) -> Board:
+    """The database entry for a target, also for qualified forms (``b_u585i_iot02a/stm32u585xx/ns``)."""
+    parts = target.split("/")
+    for n in range(len(parts), 0, -1):
+        try:
+            return get_board("/".join(parts[:n]))
+        except NotFound:
+            continue
+    return get_board(target)  # raises with the list

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import DeployError, InvalidInput, NotFound
-from ocre_py.zephyr.board.database import Board
-from ocre_py.zephyr.build import lookup_board
+from ocre_py.zephyr.board.database import Board, lookup_board
 from ocre_py.zephyr.project import build_dir as bdir
 from ocre_py.zephyr.project.workspace import WestContext
 

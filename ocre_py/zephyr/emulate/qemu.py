@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ocre_py.errors import InvalidInput, MissingProgram
-from ocre_py.zephyr.expect import RunResult, run_and_expect
+from ocre_py.zephyr.emulate.expect import RunResult, run_and_expect
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """ROM and RAM of a firmware ELF by component (WAMR, Ocre core, kernel, libc, drivers, app...).
 
-In a workspace, Zephyr's own size report is preferred (:mod:`ocre_py.zephyr.size_report`,
+In a workspace, Zephyr's own size report is preferred (:mod:`ocre_py.zephyr.firmware.size_report`,
 :func:`footprint`); this module's attribution is the fallback and the ``--elf`` path.
 
 Reads the symbol table and section headers with pyelftools; no Zephyr tree, no DWARF (fast, works
@@ -211,7 +211,7 @@ def footprint(build_dir: Path, *, elf: Path | None = None) -> Footprint:
     symbol attribution of :func:`analyze_elf` with the reason in ``note``. ``elf`` skips the report."""
     if elf is not None:
         return analyze_elf(elf)
-    from ocre_py.zephyr import size_report
+    from ocre_py.zephyr.firmware import size_report
     from ocre_py.zephyr.project import build_dir as bdir
 
     path = bdir.zephyr_elf(build_dir)

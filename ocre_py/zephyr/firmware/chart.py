@@ -11,7 +11,7 @@ import zlib
 from pathlib import Path
 
 from ocre_py.fsutil import atomic_write
-from ocre_py.zephyr.footprint import Footprint
+from ocre_py.zephyr.firmware.footprint import Footprint
 
 # 3x5 glyphs, one int per row (bit 2 = left column).
 _FONT = {

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ocre_py.errors import DeployError, InvalidInput, OcreError
+from ocre_py.errors import DeployError, InvalidInput
 from ocre_py.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
@@ -348,71 +348,10 @@ def read_bundle_file(path: str | os.PathLike[str], *, partition_size: int | None
     return read_bundle(data, source=str(path), partition_size=partition_size)
 
 
-class BundleFormat:
-    """The ``bundle`` storage format for :data:`ocre_py.zephyr.deploy.FORMATS` (``--profile tiny``).
-
-    Every container is started at boot in bundle order (the tiny firmware has no autostart file),
-    so ``entries`` — the autostart entries the deploy request built — give names, argv, environ and
-    the ``ocre:api`` capability; images without an entry get their file stem as name. A bundle is
-    always packed whole (``previous`` is ignored) and padded with 0xFF to the partition size, so the
-    device flasher still rewrites only the erase blocks that changed. Modules the tiny firmware
-    cannot run are refused here, before any write.
-    """
-
-    name = "bundle"
-
-    def pack(
-        self,
-        images: dict[str, bytes],
-        geometry: object,
-        *,
-        previous: bytes | None,
-        replace: bool,
-        entries: Sequence[object],
-        progress: object | None,
-    ) -> tuple[bytes, int]:
-        from ocre_py.zephyr.tiny import analyse_module
-
-        by_image = {getattr(e, "image", None): e for e in entries}
-        writer = BundleWriter()
-        for image_name, module in images.items():
-            entry = by_image.get(image_name)
-            analysed = analyse_module(module, source=image_name)
-            try:
-                analysed.require_shrinkable()
-            except OcreError as exc:
-                raise DeployError(exc.message, hint=exc.hint) from None
-            if analysed.unserved_imports:
-                raise DeployError(
-                    f"{image_name}: imports what the tiny profile does not serve: "
-                    + ", ".join(analysed.unserved_imports),
-                    hint="the tiny firmware serves ocre_sleep, timers, ocre_get_event and stdout only",
-                )
-            if entry is not None:
-                env = [f"{k}={v}" for k, v in getattr(entry, "env", ())]
-                caps = getattr(entry, "capabilities", ())
-                flags = FLAG_OCRE_API if "ocre:api" in caps else 0
-                writer.add(entry.name, module, args=entry.args, env=env, flags=flags, source=image_name)  # type: ignore[attr-defined]
-            else:
-                writer.add(Path(image_name).stem.lower(), module, source=image_name)
-        size = getattr(geometry, "size", None)
-        data = writer.build(max_size=size)
-        # The partition image is the bundle followed by erased flash (0xFF), so incremental flashing,
-        # storage.hex and the "previous image" checks see a whole partition, as with LittleFS.
-        return (data + b"\xff" * (size - len(data)) if size else data), len(data)
-
-    def list(self, data: bytes, geometry: object, *, source: str) -> list[dict[str, object]]:
-        bundle = read_bundle(data, source=source, partition_size=getattr(geometry, "size", None))
-        return [
-            {
-                "name": e.name,
-                "size": e.size,
-                "sha256": e.sha256,
-                "autostart": True,
-                "args": list(e.args),
-                "env": list(e.env),
-                "offset": off,
-                "ocre_api": bool(e.flags & FLAG_OCRE_API),
-            }
-            for e, off in zip(bundle.entries, bundle.offsets, strict=True)
-        ]
+def is_bundle_file(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` starts with the bundle magic (so ``run`` places it as a bundle)."""
+    try:
+        with Path(path).open("rb") as fh:
+            return fh.read(4) == MAGIC
+    except OSError:
+        return False

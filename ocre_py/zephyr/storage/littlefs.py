@@ -3,11 +3,11 @@
 The firmware mounts ``storage_partition`` at ``/lfs`` and uses ``/lfs/ocre`` as its working directory,
 so the volume's root holds ``ocre/images/<name>`` (raw ``.wasm`` files; the file name is the image ID),
 an empty ``ocre/containers/`` and the autostart file ``ocre/autostart``
-(:mod:`ocre_py.zephyr.autostart`).
+(:mod:`ocre_py.zephyr.storage.autostart`).
 
 Why the image is edited in place: a previous image is *mounted* and changed, never rebuilt. littlefs
 is copy-on-write, so adding one container rewrites only the new file's blocks plus a few metadata
-blocks, and the incremental flasher (:mod:`ocre_py.zephyr.delta`) then programs just those erase
+blocks, and the incremental flasher (:mod:`ocre_py.zephyr.deploy.delta`) then programs just those erase
 blocks. Rebuilding from scratch would move files and touch most of the partition.
 
 Why nothing is ever formatted implicitly: ``LittleFS(mount=True)`` formats a buffer it cannot mount,
@@ -21,15 +21,22 @@ import hashlib
 import logging
 import os
 import posixpath
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ocre_py.errors import DeployError, InvalidInput
 from ocre_py.fsutil import atomic_write
-from ocre_py.zephyr import autostart
+from ocre_py.image import wamr
+from ocre_py.image.wamr import WamrBuild
+from ocre_py.progress import Progress
+from ocre_py.zephyr.board import geometry as geo
+from ocre_py.zephyr.board.database import Board
 from ocre_py.zephyr.board.geometry import Geometry
+from ocre_py.zephyr.project import build_dir as bdir
+from ocre_py.zephyr.storage import autostart
+from ocre_py.zephyr.storage.formats import Packed, register
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +50,6 @@ NAME_MAX = 255
 PROG_SIZE = 256
 _LFS_NOSPC = -28
 _LFS_NOENT = -2
-
-Progress = Callable[[float], None]
 
 
 @dataclass(frozen=True)
@@ -366,7 +371,7 @@ def build_image(
     for i, (name, data) in enumerate(sorted(images.items())):
         part.add_image(name, data, replace=True)
         if progress:
-            progress((i + 1) / max(len(images), 1))
+            progress(i + 1, len(images))
     new_entries = list(autostart_entries)
     for e in new_entries:
         kept[e.name] = e
@@ -405,3 +410,45 @@ def detect_geometry(data: bytes, *, address: int = 0, source: str = "<bytes>") -
         f"{source}: no LittleFS superblock for any block size from 128 B to 64 KiB",
         hint="pass -b BOARD or -d BUILD_DIR so the geometry comes from the board",
     )
+
+
+class LittleFSFormat:
+    """Ocre's standard layout (``littlefs``): ``ocre/images``, ``ocre/containers``, ``ocre/autostart``
+    in a LittleFS volume the Ocre core mounts; updated in place, so deploys are incremental."""
+
+    name: ClassVar[str] = "littlefs"
+    incremental: ClassVar[bool] = True
+    accepts_aot: ClassVar[bool] = True  # CONFIG_OCRE_WAMR_AOT firmware loads them
+
+    def wamr(self, build_dir: Path | None) -> WamrBuild:
+        return wamr.OCRE_CORE
+
+    def geometry(self, *, board: Board | None, build_dir: Path | None, medium: str | None) -> Geometry:
+        if build_dir is not None and bdir.zephyr_dts(build_dir).is_file():
+            return bdir.storage_geometry(build_dir)
+        if board is None:
+            raise InvalidInput.field(None, "target", "", "-b BOARD or -d BUILD_DIR of a known board")
+        return geo.from_board(board, medium=medium)
+
+    def pack(
+        self,
+        images: Mapping[str, bytes],
+        geometry: Geometry,
+        *,
+        entries: Sequence[autostart.AutostartEntry],
+        previous: bytes | None,
+        progress: Progress | None,
+    ) -> Packed:
+        part = build_image(
+            dict(images), geometry, previous=previous, autostart_entries=entries, progress=progress
+        )
+        return Packed(part.to_bytes(), part.used_bytes)
+
+    def budget(self, data: bytes, board: Board | None) -> dict[str, Any] | None:
+        return None  # fitting the partition is the whole budget, and pack enforces it
+
+    def list(self, data: bytes, geometry: Geometry, *, source: str) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in Partition.from_bytes(data, geometry, source=source).images()]
+
+
+register(LittleFSFormat())

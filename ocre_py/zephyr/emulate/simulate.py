@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ocre_py.errors import BoardError, InvalidInput
-from ocre_py.zephyr import native_sim, qemu
 from ocre_py.zephyr.board.geometry import Geometry
-from ocre_py.zephyr.expect import RunResult
+from ocre_py.zephyr.emulate import native_sim, qemu
+from ocre_py.zephyr.emulate.expect import RunResult
+from ocre_py.zephyr.storage.native_flash import write_flash_bin
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,12 @@ def plan_run(
     if board is None and app is not None:
         board = bdir.board(app)
     entry = _board(board.split("@")[0]) if board else None
-    from ocre_py.zephyr import tiny  # the tiny profile: a bundle at the ocre_bundle_partition
+    from ocre_py.zephyr.storage.bundle import is_bundle_file
+    from ocre_py.zephyr.storage.formats import get_format  # the tiny profile: "bundle"
 
     tiny_build = app is not None and bdir.profile(app) == "tiny"
     if tiny_build:
-        geo = tiny.bundle_geometry(board=entry, build_dir=app)
+        geo = get_format("bundle").geometry(board=entry, build_dir=app, medium=None)
     elif app is not None and (app / "zephyr" / "zephyr.dts").is_file():
         geo = bdir.storage_geometry(app)
     elif entry is not None:
@@ -92,15 +94,15 @@ def plan_run(
         storage = app / "ocre" / "storage.bin"
     if storage is None and tiny_build and (app / "ocre_tiny" / "bundle.bin").is_file():
         storage = app / "ocre_tiny" / "bundle.bin"  # the hello bundle tiny.cmake packs at build time
-    if storage is not None and not tiny_build and tiny.is_bundle_file(storage):
-        geo = tiny.bundle_geometry(board=entry, build_dir=None if entry else app)
+    if storage is not None and not tiny_build and is_bundle_file(storage):
+        geo = get_format("bundle").geometry(board=entry, build_dir=None if entry else app, medium=None)
     native = entry is not None and entry.type == "native" and elf is None
     if native:
         if app is None:
             raise InvalidInput.field(None, "-d", "", "a native_sim build directory (zephyr/zephyr.exe)")
         flash_bin = None
         if storage is not None and geo is not None:
-            flash_bin = native_sim.write_flash_bin(app / "ocre" / "flash.bin", storage.read_bytes(), geo)
+            flash_bin = write_flash_bin(app / "ocre" / "flash.bin", storage.read_bytes(), geo)
         return RunPlan("native_sim", app / "zephyr" / "zephyr.exe", flash_bin=flash_bin)
     if elf is None:
         if app is None:

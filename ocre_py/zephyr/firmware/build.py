@@ -21,15 +21,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ocre_py.errors import BuildError, InvalidInput, NotFound
+from ocre_py.errors import BuildError, InvalidInput
 from ocre_py.fsutil import atomic_write
-from ocre_py.zephyr import autostart
-from ocre_py.zephyr.board.database import REPO_ROOT, Board, get_board
-from ocre_py.zephyr.budget import Budget, estimate_budget
+from ocre_py.zephyr import plugins
+from ocre_py.zephyr.board.database import REPO_ROOT, Board, lookup_board
+from ocre_py.zephyr.firmware.budget import Budget, estimate_budget
+from ocre_py.zephyr.firmware.render import render_kconfig, render_overlay, storage_layout
 from ocre_py.zephyr.project import build_dir as bdir
 from ocre_py.zephyr.project.config import OcreConfig, find_config, load_config
 from ocre_py.zephyr.project.workspace import WestContext
-from ocre_py.zephyr.render import render_kconfig, render_overlay, storage_layout
+from ocre_py.zephyr.storage import autostart
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class BuildRequest:
     cmake_args: list[str] = field(default_factory=list)
     dry_run: bool = False
     ignore_budget: bool = False
-    profile: str | None = None  # reserved for the tiny profile (issue 8)
+    profile: str | None = None  # full (default) or a registered profile (tiny); ocre.yml's otherwise
 
 
 @dataclass
@@ -86,17 +87,6 @@ class BuildPlan:
             "budget": self.budget.to_dict(),
             "wipe_build_dir": self.wipe_build_dir,
         }
-
-
-def lookup_board(target: str) -> Board:
-    """The database entry for a target, also for qualified forms (``b_u585i_iot02a/stm32u585xx/ns``)."""
-    parts = target.split("/")
-    for n in range(len(parts), 0, -1):
-        try:
-            return get_board("/".join(parts[:n]))
-        except NotFound:
-            continue
-    return get_board(target)  # raises with the list
 
 
 def resolve_board(
@@ -156,7 +146,7 @@ def resolve_app(request: BuildRequest) -> Path:
     return cwd if (cwd / "CMakeLists.txt").is_file() else DEFAULT_APP
 
 
-def _pristine(request: BuildRequest, ctx: WestContext, build_dir: Path, target: str, app: Path) -> bool:
+def pristine(request: BuildRequest, ctx: WestContext, build_dir: Path, target: str, app: Path) -> bool:
     value = request.pristine or ctx.config("build.pristine") or "never"
     if value not in PRISTINE_VALUES:
         log.warning("build.pristine %r is not one of auto, always, never; using never", value)
@@ -173,7 +163,7 @@ def _pristine(request: BuildRequest, ctx: WestContext, build_dir: Path, target: 
     return True
 
 
-def _merge_cmake_list(cmake_args: list[str], var: str, ours: list[str]) -> tuple[list[str], str | None]:
+def merge_cmake_list(cmake_args: list[str], var: str, ours: list[str]) -> tuple[list[str], str | None]:
     """Take ``-D<var>=...`` out of the user's args and merge it after ours (theirs win later)."""
     rest: list[str] = []
     values = list(ours)
@@ -187,6 +177,41 @@ def _merge_cmake_list(cmake_args: list[str], var: str, ours: list[str]) -> tuple
     return rest, (";".join(values) if values else None)
 
 
+@dataclass(frozen=True)
+class PlanContext:
+    """What every profile's planner starts from: the request, resolved."""
+
+    request: BuildRequest
+    ctx: WestContext
+    app: Path
+    config: OcreConfig
+    target: str  # the board target passed to west (may carry qualifiers)
+    origin: str  # where the board came from
+    board: Board
+    build_dir: Path
+
+    def pristine(self) -> bool:
+        return pristine(self.request, self.ctx, self.build_dir, self.target, self.app)
+
+
+Planner = Callable[[PlanContext], BuildPlan]
+#: Build planners of the profiles other than ``full``, by name; profiles register themselves
+#: (:mod:`ocre_py.zephyr.plugins`), the tiny profile with :func:`ocre_py.zephyr.tiny.plan.plan_tiny_build`.
+PLANNERS: dict[str, Planner] = {}
+
+
+def register_planner(profile: str, planner: Planner) -> None:
+    PLANNERS[profile] = planner
+
+
+def planner_for(profile: str) -> Planner:
+    if profile not in PLANNERS:
+        plugins.load()
+    if profile not in PLANNERS:
+        raise InvalidInput.field(None, "--profile", profile, " or ".join(["full", *sorted(PLANNERS)]))
+    return PLANNERS[profile]
+
+
 def plan_build(request: BuildRequest, ctx: WestContext) -> BuildPlan:
     """Resolve everything and compute the command and files; no side effects."""
     app = resolve_app(request)
@@ -196,16 +221,18 @@ def plan_build(request: BuildRequest, ctx: WestContext) -> BuildPlan:
     target, origin = resolve_board(request, config, ctx, pre_dir or Path("build"))
     board = lookup_board(target)
     build_dir = resolve_build_dir(request, ctx, target, app)
-    profile = request.profile or config.profile
-    if profile not in ("full", "tiny"):
-        raise InvalidInput.field(None, "--profile", profile, "full or tiny")
-    if profile == "tiny":  # WAMR-only firmware + flash bundle (ocre_py/zephyr/tiny.py, docs/tiny.md)
-        from ocre_py.zephyr.tiny import plan_tiny_build
+    profile = request.profile or config.profile or "full"
+    ctx_plan = PlanContext(request, ctx, app, config, target, origin, board, build_dir)
+    if profile != "full":
+        return planner_for(profile)(ctx_plan)
+    return _plan_full(ctx_plan)
 
-        return plan_tiny_build(  # type: ignore[return-value]
-            request, ctx, app=app, config=config, target=target, origin=origin, board=board,
-            build_dir=build_dir,
-        )  # fmt: skip
+
+def _plan_full(p: PlanContext) -> BuildPlan:
+    """The full profile: Ocre's Kconfig fragment, the storage overlay, the board's budget."""
+    request, app, config, target, origin, board, build_dir = (
+        p.request, p.app, p.config, p.target, p.origin, p.board, p.build_dir
+    )  # fmt: skip
     budget = estimate_budget(board, config)
     if not request.ignore_budget:
         budget.check()
@@ -222,11 +249,11 @@ def plan_build(request: BuildRequest, ctx: WestContext) -> BuildPlan:
         gen / "autostart": autostart.render(autostart.entries_from_config(config.containers)),
     }
     cmake = list(request.cmake_args)
-    cmake, board_root = _merge_cmake_list(
+    cmake, board_root = merge_cmake_list(
         cmake, "BOARD_ROOT", [str(board.board_root)] if board.board_root else []
     )
-    cmake, extra_conf = _merge_cmake_list(cmake, "EXTRA_CONF_FILE", [str(conf_file), *request.extra_conf])
-    cmake, extra_dtc = _merge_cmake_list(
+    cmake, extra_conf = merge_cmake_list(cmake, "EXTRA_CONF_FILE", [str(conf_file), *request.extra_conf])
+    cmake, extra_dtc = merge_cmake_list(
         cmake, "EXTRA_DTC_OVERLAY_FILE", [str(overlay_file), *request.extra_dtc_overlay]
     )
     command = [sys.executable, "-m", "west", "build", "-b", target, "-d", str(build_dir), "-p", "never"]
@@ -245,7 +272,7 @@ def plan_build(request: BuildRequest, ctx: WestContext) -> BuildPlan:
         budget=budget,
         files=files,
         command=command,
-        wipe_build_dir=_pristine(request, ctx, build_dir, target, app),
+        wipe_build_dir=p.pristine(),
     )
 
 

@@ -3,7 +3,7 @@
 The result is a plain Zephyr application (builds with ``west build`` alone): the templates place
 values chosen here (board data, defaults from :class:`OcreConfig`), the C glue is copied from
 ``zephyr_app/src`` so every app runs the same tested code, and board files come from
-:mod:`ocre_py.zephyr.render` so the storage partition matches what ``west ocre build`` generates.
+:mod:`ocre_py.zephyr.firmware.render` so the storage partition matches what ``west ocre build`` generates.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 from ocre_py.errors import Conflict, InvalidInput
 from ocre_py.fsutil import atomic_write
 from ocre_py.zephyr.board.database import REPO_ROOT, Board
+from ocre_py.zephyr.firmware.render import app_board_files, kconfig_settings, storage_layout
 from ocre_py.zephyr.project.config import FEATURES, OcreConfig
-from ocre_py.zephyr.render import app_board_files, kconfig_settings, storage_layout
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Zephyr's ``scripts/footprint/size_report`` attributes every symbol to its source
 and writes ``rom.json`` / ``ram.json`` into the build directory: a tree ``{"symbols": {name, size,
 identifier, children}, "total_size"}`` whose top nodes are ``ZEPHYR_BASE``, ``WORKSPACE``,
 ``OUTPUT_DIR``, ``/``, ``(no paths)`` and ``(hidden)`` (bytes without a symbol). In a workspace that
-is a better source than our symbol-name rules (:mod:`ocre_py.zephyr.footprint`), so
+is a better source than our symbol-name rules (:mod:`ocre_py.zephyr.firmware.footprint`), so
 ``west ocre footprint`` prefers it and keeps the pyelftools attribution as the fallback when the
 reports cannot be made (no Zephyr tree, or size_report fails on the ELF's DWARF).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import InvalidInput
-from ocre_py.zephyr.footprint import Footprint, classify
+from ocre_py.zephyr.firmware.footprint import Footprint, classify
 
 #: Source-path fragments → component, first match wins (paths as size_report records them).
 PATH_RULES: tuple[tuple[str, str], ...] = (

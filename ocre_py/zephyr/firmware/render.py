@@ -67,7 +67,7 @@ def _partition(label_line: str, offset: int, size: int, style: str, indent: str)
     return lines
 
 
-def _partitions_node(style: str, indent: str, body: list[str]) -> list[str]:
+def partitions_node(style: str, indent: str, body: list[str]) -> list[str]:
     lines = [f"{indent}partitions {{"]
     if style == "fixed":
         lines.append(f'{indent}\tcompatible = "fixed-partitions";')
@@ -94,7 +94,7 @@ def _storage_lines(board: Board, spec: StorageSpec, layout: StorageLayout) -> li
         return lines
     if spec.placement == "append":
         body = _partition(label, layout.offset, layout.size, spec.style, "\t\t")
-        return [f"&{spec.node} {{", *_partitions_node(spec.style, "\t", body), "};"]
+        return [f"&{spec.node} {{", *partitions_node(spec.style, "\t", body), "};"]
     if spec.placement == "sim-flash":
         body = _partition(label, 0, layout.size, spec.style, "\t\t\t\t")
         return [
@@ -111,7 +111,7 @@ def _storage_lines(board: Board, spec: StorageSpec, layout: StorageLayout) -> li
             f"\t\t\terase-block-size = <{layout.erase_block}>;",
             "\t\t\twrite-block-size = <4>;",
             "",
-            *_partitions_node(spec.style, "\t\t\t", body),
+            *partitions_node(spec.style, "\t\t\t", body),
             "\t\t};",
             "\t};",
             "};",

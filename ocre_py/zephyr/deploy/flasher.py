@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ocre_py.errors import DeployError
-from ocre_py.zephyr import delta as delta_mod
 from ocre_py.zephyr.board.geometry import Geometry
+from ocre_py.zephyr.deploy import delta as delta_mod
 
 log = logging.getLogger(__name__)
 
