@@ -54,6 +54,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check ocre_py west_commands tests benchmarks fuzz
 	$(VENV)/bin/ruff format --check ocre_py west_commands tests benchmarks fuzz
+	$(VENV)/bin/mypy
 	$(CLANG_FORMAT) --dry-run --Werror $$(find zephyr_app/src -name '*.[ch]')
 
 bench: setup
@@ -72,4 +73,4 @@ reliability: setup
 	$(PY) -m fuzz.crashkill --iterations $(CRASH_ITERATIONS)
 
 clean:
-	rm -rf build .pytest_cache .ruff_cache
+	rm -rf build .pytest_cache .ruff_cache .mypy_cache
