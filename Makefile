@@ -54,8 +54,8 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check ocre_py west_commands tests benchmarks fuzz
 	$(VENV)/bin/ruff format --check ocre_py west_commands tests benchmarks fuzz
-	$(VENV)/bin/mypy
 	$(CLANG_FORMAT) --dry-run --Werror $$(find zephyr_app/src -name '*.[ch]')
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) -m benchmarks.run
