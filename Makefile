@@ -6,10 +6,12 @@ PY := $(VENV)/bin/python
 OCRE := $(VENV)/bin/ocre
 # clang/lld/wasi-libc build containers; clang-19 adds the SDK's imported-memory style; wabt checks modules;
 # qemu + arm-none-eabi run bare-metal test firmware; docker-registry is the loopback OCI registry for tests;
-# device-tree-compiler parses generated overlays; skopeo is the other side of the cosign-signature tests.
+# device-tree-compiler parses generated overlays; skopeo is the other side of the cosign-signature tests;
+# clang-format-19 checks the firmware glue against zephyr_app/.clang-format (Zephyr's style, needs >= 15).
 DEB_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 clang-19 lld-19 libclang-rt-19-dev-wasm32 \
 	wabt qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi docker-registry device-tree-compiler skopeo \
-	python3-venv
+	clang-format-19 python3-venv
+CLANG_FORMAT := clang-format-19
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP_DEB := $(VENV)/.deb-ok
 STAMP_PY := $(VENV)/.py-ok
@@ -52,6 +54,8 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check ocre_py west_commands tests benchmarks fuzz
 	$(VENV)/bin/ruff format --check ocre_py west_commands tests benchmarks fuzz
+	$(CLANG_FORMAT) --dry-run --Werror $$(find zephyr_app/src -name '*.[ch]')
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) -m benchmarks.run
@@ -69,4 +73,4 @@ reliability: setup
 	$(PY) -m fuzz.crashkill --iterations $(CRASH_ITERATIONS)
 
 clean:
-	rm -rf build .pytest_cache .ruff_cache
+	rm -rf build .pytest_cache .ruff_cache .mypy_cache

@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ocre_py.errors import NoSpace
 
@@ -50,7 +50,7 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
 @contextlib.contextmanager
 def atomic_open(
     path: str | os.PathLike[str], mode: str = "wb", *, perms: int | None = None, what: str = "a file"
-) -> Iterator[IO]:
+) -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; on success flush, fsync and rename it over ``path``.
 
     Readers see the old file or the new one, never half of one; on an exception the temp file is
@@ -75,7 +75,11 @@ def atomic_open(
 
 
 def atomic_write(
-    path: str | os.PathLike[str], data: bytes | str, *, perms: int | None = None, what: str = "a file"
+    path: str | os.PathLike[str],
+    data: bytes | bytearray | str,
+    *,
+    perms: int | None = None,
+    what: str = "a file",
 ) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_open`)."""
     if isinstance(data, str):

@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from ocre_py.errors import NotFound, RegistryError
 
@@ -36,6 +36,12 @@ DEFAULT_CHUNK = 5 * 1024 * 1024
 MAX_MANIFEST = 4 * 1024 * 1024
 COPY_CHUNK = 64 * 1024
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+
+
+class Sink(Protocol):
+    """Where a streamed blob goes: a binary file, or a wrapper such as one hashing on the way."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 
 def is_loopback(host: str) -> bool:
@@ -92,7 +98,7 @@ class Registry:
         data: bytes | None,
         headers: dict[str, str],
         *,
-        sink: BinaryIO | None = None,
+        sink: Sink | None = None,
         limit: int = MAX_MANIFEST,
     ) -> Response:
         """One HTTP exchange. A 200 body goes to ``sink`` when given, else into memory; either way
@@ -131,7 +137,7 @@ class Registry:
         headers: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
         what: str = "",
-        sink: BinaryIO | None = None,
+        sink: Sink | None = None,
         limit: int = MAX_MANIFEST,
     ) -> Response:
         """Send one request, answering an auth challenge once and following redirects for GET.
@@ -141,15 +147,16 @@ class Registry:
         url = path_or_url if "://" in path_or_url else self.base + path_or_url
         hdrs = dict(headers or {})
         own = urllib.parse.urlsplit(self.base).netloc
-        io = {"sink": sink, "limit": limit}
         for _ in range(5):
             # credentials go to the registry only, never to a blob store it redirects to
             ours = urllib.parse.urlsplit(url).netloc == own
-            resp = self._send(method, url, data, {**hdrs, **(self._auth_header(scope) if ours else {})}, **io)
+            auth = self._auth_header(scope) if ours else {}
+            resp = self._send(method, url, data, {**hdrs, **auth}, sink=sink, limit=limit)
             if resp.status == 401 and ours:
                 self._tokens.pop(scope, None)  # expired or revoked: a fresh one, once
                 if self._answer_challenge(resp, scope):
-                    resp = self._send(method, url, data, {**hdrs, **self._auth_header(scope)}, **io)
+                    auth = self._auth_header(scope)
+                    resp = self._send(method, url, data, {**hdrs, **auth}, sink=sink, limit=limit)
             if (
                 resp.status in (301, 302, 303, 307, 308)
                 and method in ("GET", "HEAD")
@@ -258,7 +265,7 @@ class Registry:
             "GET", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo), what=f"blob {repo}@{digest}", limit=limit
         ).body
 
-    def download_blob(self, repo: str, digest: str, size: int, sink: BinaryIO) -> None:
+    def download_blob(self, repo: str, digest: str, size: int, sink: Sink) -> None:
         """Stream a blob into ``sink``, reading no more than its declared ``size`` (+1 to notice more)."""
         what = f"blob {repo}@{digest[:19]}"
         self.request("GET", f"/v2/{repo}/blobs/{digest}", scope=_pull(repo), what=what, sink=sink, limit=size)
@@ -378,7 +385,7 @@ def _read(resp: Any, limit: int, *, what: str) -> bytes:
     return body
 
 
-def _copy(resp: Any, sink: BinaryIO, limit: int, *, what: str) -> None:
+def _copy(resp: Any, sink: Sink, limit: int, *, what: str) -> None:
     """Stream a body into ``sink`` in chunks, stopping once it passes ``limit`` bytes."""
     done = 0
     while True:

@@ -141,7 +141,8 @@ class Container:
         self.session = session
         feed: stdio.StdinFeed | None = None
         timer: threading.Timer | None = None
-        state, code, error = ContainerState.EXITED, 0, None
+        state, error = ContainerState.EXITED, None
+        code: int | None = 0
         store: wasmtime.Store | None = None
         try:
             try:
@@ -205,8 +206,8 @@ class Container:
             if info.imports_memory:
                 lo, hi = info.imports_memory
                 grow = 0 if info.exports_allocator or (hi is not None and hi <= lo) else 1
-                memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(lo + grow, hi)))
-                linker.define(store, "env", "memory", memory)
+                imported = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(lo + grow, hi)))
+                linker.define(store, "env", "memory", imported)
                 region = (lo * PAGE, PAGE) if grow else None
             instance = linker.instantiate(store, self._module)
         except BaseException:
@@ -214,9 +215,9 @@ class Container:
                 feed.close()
             raise
         exports = instance.exports(store)
-        self._entry = exports[info.entry]
-        memory = exports["memory"]
-        assert isinstance(memory, wasmtime.Memory)
+        entry, memory = exports[info.entry], exports["memory"]
+        assert isinstance(entry, wasmtime.Func) and isinstance(memory, wasmtime.Memory)
+        self._entry = entry
         session.memory = GuestMemory(memory)
         if info.exports_allocator:
             malloc, free = exports["malloc"], exports["free"]

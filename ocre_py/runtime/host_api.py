@@ -16,7 +16,7 @@ import wasmtime
 
 from ocre_py.runtime import events
 from ocre_py.runtime.errno import EINVAL, ENOMSG, EPERM
-from ocre_py.runtime.guestmem import GuestTrap, offset
+from ocre_py.runtime.guestmem import GuestMemory, GuestTrap, offset
 from ocre_py.runtime.spec import CAP_API
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class OcreEnv:
         return host_call
 
     # ---- memory helpers ----------------------------------------------------------------------
-    def _mem(self, caller: wasmtime.Caller):
+    def _mem(self, caller: wasmtime.Caller) -> GuestMemory:
         mem = self.s.memory
         if mem is None:
             raise GuestTrap("host function called before the instance's memory was available")

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AUTOSTART_MAGIC "ocre-autostart 1"
+#define AUTOSTART_MAGIC    "ocre-autostart 1"
 #define AUTOSTART_MAX_FILE 4096
 #ifdef CONFIG_OCRE_APP_MAX_CONTAINERS
 #define AUTOSTART_MAX_ENTRIES CONFIG_OCRE_APP_MAX_CONTAINERS
@@ -31,8 +31,8 @@ struct autostart_entry {
 	const char *name;
 	const char *image;
 	bool detached;
-	const char *argv[AUTOSTART_MAX_ITEMS + 1];	       /* NULL-terminated */
-	const char *envp[AUTOSTART_MAX_ITEMS + 1];	       /* NULL-terminated */
+	const char *argv[AUTOSTART_MAX_ITEMS + 1];         /* NULL-terminated */
+	const char *envp[AUTOSTART_MAX_ITEMS + 1];         /* NULL-terminated */
 	const char *capabilities[AUTOSTART_MAX_ITEMS + 1]; /* NULL-terminated */
 };
 

@@ -22,58 +22,58 @@
 extern "C" {
 #endif
 
-#define OCRE_BUNDLE_VERSION 1u
-#define OCRE_BUNDLE_HEADER_SIZE 32u
-#define OCRE_BUNDLE_ENTRY_SIZE 80u
-#define OCRE_BUNDLE_ALIGN 4u
-#define OCRE_BUNDLE_MAX_ENTRIES 32u
-#define OCRE_BUNDLE_MAX_NAME 63u
-#define OCRE_BUNDLE_MAX_STRINGS 32u
+#define OCRE_BUNDLE_VERSION           1u
+#define OCRE_BUNDLE_HEADER_SIZE       32u
+#define OCRE_BUNDLE_ENTRY_SIZE        80u
+#define OCRE_BUNDLE_ALIGN             4u
+#define OCRE_BUNDLE_MAX_ENTRIES       32u
+#define OCRE_BUNDLE_MAX_NAME          63u
+#define OCRE_BUNDLE_MAX_STRINGS       32u
 #define OCRE_BUNDLE_MAX_STRINGS_BYTES 1024u
-#define OCRE_BUNDLE_FLAG_OCRE_API 0x1u
-#define OCRE_BUNDLE_KNOWN_FLAGS OCRE_BUNDLE_FLAG_OCRE_API
+#define OCRE_BUNDLE_FLAG_OCRE_API     0x1u
+#define OCRE_BUNDLE_KNOWN_FLAGS       OCRE_BUNDLE_FLAG_OCRE_API
 
 /* Result codes; ocre_bundle_strerror() turns them into the boot message. */
 enum ocre_bundle_status {
-    OCRE_BUNDLE_OK = 0,
-    OCRE_BUNDLE_E_TRUNCATED,    /* fewer bytes than the header, or total_size past the partition */
-    OCRE_BUNDLE_E_MAGIC,        /* not "OCRB": empty (erased) partition or not a bundle */
-    OCRE_BUNDLE_E_VERSION,      /* a format this firmware does not read */
-    OCRE_BUNDLE_E_HEADER,       /* header_size, entry_size, reserved fields, alignment */
-    OCRE_BUNDLE_E_COUNT,        /* too many entries, or the table does not fit */
-    OCRE_BUNDLE_E_CRC,          /* CRC-32 mismatch: corrupted or half-written */
-    OCRE_BUNDLE_E_INDEX,        /* entry index out of range */
-    OCRE_BUNDLE_E_NAME,         /* name bounds, NUL, characters, duplicate */
-    OCRE_BUNDLE_E_STRINGS,      /* argv/environ bounds, count, NUL layout, KEY=VALUE */
-    OCRE_BUNDLE_E_FLAGS,        /* unknown flag bits or non-zero reserved word */
-    OCRE_BUNDLE_E_MODULE,       /* module bounds, alignment, overlap, wasm header */
-    OCRE_BUNDLE_E_SHA256        /* module bytes do not match the recorded SHA-256 */
+	OCRE_BUNDLE_OK = 0,
+	OCRE_BUNDLE_E_TRUNCATED, /* fewer bytes than the header, or total_size past the partition */
+	OCRE_BUNDLE_E_MAGIC,     /* not "OCRB": empty (erased) partition or not a bundle */
+	OCRE_BUNDLE_E_VERSION,   /* a format this firmware does not read */
+	OCRE_BUNDLE_E_HEADER,    /* header_size, entry_size, reserved fields, alignment */
+	OCRE_BUNDLE_E_COUNT,     /* too many entries, or the table does not fit */
+	OCRE_BUNDLE_E_CRC,       /* CRC-32 mismatch: corrupted or half-written */
+	OCRE_BUNDLE_E_INDEX,     /* entry index out of range */
+	OCRE_BUNDLE_E_NAME,      /* name bounds, NUL, characters, duplicate */
+	OCRE_BUNDLE_E_STRINGS,   /* argv/environ bounds, count, NUL layout, KEY=VALUE */
+	OCRE_BUNDLE_E_FLAGS,     /* unknown flag bits or non-zero reserved word */
+	OCRE_BUNDLE_E_MODULE,    /* module bounds, alignment, overlap, wasm header */
+	OCRE_BUNDLE_E_SHA256     /* module bytes do not match the recorded SHA-256 */
 };
 
 /* An opened bundle: a view of the bytes, never a copy. */
 struct ocre_bundle {
-    const uint8_t *base;
-    uint32_t total_size;
-    uint32_t count;
-    uint32_t data_offset;
-    uint32_t crc32;
+	const uint8_t *base;
+	uint32_t total_size;
+	uint32_t count;
+	uint32_t data_offset;
+	uint32_t crc32;
 };
 
 /* One validated entry. Pointers point into the bundle; strings are NUL-terminated there. */
 struct ocre_bundle_entry {
-    const char *name;
-    uint32_t name_len;
-    const char *args;     /* args_count strings back to back, each NUL-terminated (NULL if none) */
-    uint32_t args_len;
-    uint32_t args_count;
-    const char *env;      /* env_count KEY=VALUE strings, same layout (NULL if none) */
-    uint32_t env_len;
-    uint32_t env_count;
-    uint32_t flags;
-    const uint8_t *module; /* 4-byte aligned inside the bundle */
-    uint32_t module_offset;
-    uint32_t module_size;
-    const uint8_t *sha256; /* 32 bytes */
+	const char *name;
+	uint32_t name_len;
+	const char *args; /* args_count strings back to back, each NUL-terminated (NULL if none) */
+	uint32_t args_len;
+	uint32_t args_count;
+	const char *env; /* env_count KEY=VALUE strings, same layout (NULL if none) */
+	uint32_t env_len;
+	uint32_t env_count;
+	uint32_t flags;
+	const uint8_t *module; /* 4-byte aligned inside the bundle */
+	uint32_t module_offset;
+	uint32_t module_size;
+	const uint8_t *sha256; /* 32 bytes */
 };
 
 /* Check the header and the CRC of the bundle at base (avail = partition size). */
@@ -82,14 +82,14 @@ enum ocre_bundle_status ocre_bundle_open(struct ocre_bundle *b, const void *base
 /* Check and describe entry index (0 <= index < b->count); also checks it against entries before it
  * (unique name, no module overlap), so walking 0..count-1 in order validates the whole bundle. */
 enum ocre_bundle_status ocre_bundle_entry(const struct ocre_bundle *b, uint32_t index,
-                                          struct ocre_bundle_entry *out);
+					  struct ocre_bundle_entry *out);
 
 /* SHA-256 function supplied by the caller: digest(data, len, out[32]). */
 typedef void (*ocre_bundle_sha256_fn)(const uint8_t *data, size_t len, uint8_t out[32]);
 
 /* Compare the entry's module with its recorded SHA-256 (constant time). */
 enum ocre_bundle_status ocre_bundle_verify_entry(const struct ocre_bundle_entry *e,
-                                                 ocre_bundle_sha256_fn sha256);
+						 ocre_bundle_sha256_fn sha256);
 
 /* Next string of an args/env list: returns the string after s (NULL after the last); pass NULL
  * to get the first. */

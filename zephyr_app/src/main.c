@@ -27,9 +27,10 @@
 #endif
 
 /*
- * The context's working directory. NULL means Ocre's default, CONFIG_OCRE_DEFAULT_WORKING_DIRECTORY:
- * "/lfs/ocre" on Zephyr (the littlefs automount), a path relative to the current directory in
- * Ocre's POSIX build. Outside Zephyr the environment variable OCRE_APP_WORKDIR overrides it.
+ * The context's working directory. NULL means Ocre's default,
+ * CONFIG_OCRE_DEFAULT_WORKING_DIRECTORY: "/lfs/ocre" on Zephyr (the littlefs automount), a path
+ * relative to the current directory in Ocre's POSIX build. Outside Zephyr the environment
+ * variable OCRE_APP_WORKDIR overrides it.
  */
 #ifndef OCRE_APP_WORKDIR
 #define OCRE_APP_WORKDIR NULL
@@ -86,8 +87,8 @@ static void wait_and_report(struct ocre_container *c, const char *name)
 		    status_name(ocre_container_get_status(c)));
 		return;
 	}
-	say("ocre-app: container %s %s with status %d\n", name, status_name(ocre_container_get_status(c)),
-	    status);
+	say("ocre-app: container %s %s with status %d\n", name,
+	    status_name(ocre_container_get_status(c)), status);
 }
 
 /* Start what the autostart file lists; returns how many detached containers were started. */
@@ -98,8 +99,8 @@ static int start_containers(struct ocre_context *ctx, const char *workdir)
 	int n = snprintf(path, sizeof(path), "%s/autostart", workdir);
 
 	if (n < 0 || (size_t)n >= sizeof(path)) {
-		say("ocre-app: error: working directory %s is too long (%d bytes with /autostart, at most %d), "
-		    "no containers started\n",
+		say("ocre-app: error: working directory %s is too long (%d bytes with /autostart, "
+		    "at most %d), no containers started\n",
 		    workdir, n, PATH_MAX_LEN - 1);
 		return 0;
 	}
@@ -115,7 +116,8 @@ static int start_containers(struct ocre_context *ctx, const char *workdir)
 		return 0;
 	}
 	if (rc && bad_line > 0) {
-		say("ocre-app: error: %s line %d unreadable (%d), no containers started\n", path, bad_line, rc);
+		say("ocre-app: error: %s line %d unreadable (%d), no containers started\n", path,
+		    bad_line, rc);
 		return 0;
 	}
 	if (rc) {
@@ -133,13 +135,15 @@ static int start_containers(struct ocre_context *ctx, const char *workdir)
 			.mounts = NULL,
 		};
 		struct ocre_container *c = ocre_context_create_container(
-			ctx, e->image, NULL, e->name, e->detached, &args, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO);
+			ctx, e->image, NULL, e->name, e->detached, &args, STDIN_FILENO,
+			STDOUT_FILENO, STDERR_FILENO);
 
 		if (!c) {
-			say("ocre-app: container %s: create failed (image %s)\n", e->name, e->image);
+			say("ocre-app: container %s: create failed (image %s)\n", e->name,
+			    e->image);
 			continue;
 		}
-		/* Printed (and flushed) before starting: the container's output must come after it. */
+		/* Printed and flushed before starting: the container's output must follow it. */
 		say("ocre-app: container %s starting (image %s)\n", e->name, e->image);
 		/* For a container that is not detached, Ocre's start returns once it has exited. */
 		if (ocre_container_start(c)) {
@@ -179,7 +183,8 @@ int main(void)
 	struct ocre_context *ctx = ocre_create_context(setting);
 
 	if (!ctx) {
-		say("ocre-app: error: cannot create the Ocre context in %s (is its storage mounted?)\n",
+		say("ocre-app: error: cannot create the Ocre context in %s "
+		    "(is its storage mounted?)\n",
 		    setting ? setting : "Ocre's default working directory");
 		return 1;
 	}

@@ -51,123 +51,128 @@ static struct ocre_tiny_ctx ctx;
 
 static void pool_report(const char *when)
 {
-    mem_alloc_info_t info;
+	mem_alloc_info_t info;
 
-    if (wasm_runtime_get_mem_alloc_info(&info)) {
-        printk("Ocre tiny: pool %s: %u of %u bytes free, high-water %u\n", when,
-               (unsigned)info.total_free_size, (unsigned)info.total_size, (unsigned)info.highmark_size);
-    }
+	if (wasm_runtime_get_mem_alloc_info(&info)) {
+		printk("Ocre tiny: pool %s: %u of %u bytes free, high-water %u\n", when,
+		       (unsigned)info.total_free_size, (unsigned)info.total_size,
+		       (unsigned)info.highmark_size);
+	}
 }
 
 /* Run one validated entry; returns its exit status, or a negative value if it could not start. */
 static int run_entry(const struct ocre_bundle_entry *e)
 {
-    char err[256]; /* WAMR's load errors run past 128 characters (e.g. the reference-types one) */
-    uint8_t *copy;
-    wasm_module_t module = NULL;
-    wasm_module_inst_t inst = NULL;
-    wasm_exec_env_t exec = NULL;
-    wasm_function_inst_t start;
-    const char *exc;
-    int status = -1;
+	/* WAMR's load errors run past 128 characters (e.g. the reference-types one) */
+	char err[256];
+	uint8_t *copy;
+	wasm_module_t module = NULL;
+	wasm_module_inst_t inst = NULL;
+	wasm_exec_env_t exec = NULL;
+	wasm_function_inst_t start;
+	const char *exc;
+	int status = -1;
 
-    if (ocre_bundle_verify_entry(e, ocre_sha256) != OCRE_BUNDLE_OK) {
-        printk("Ocre tiny: container %s refused: module SHA-256 mismatch\n", e->name);
-        return -1;
-    }
-    copy = wasm_runtime_malloc(e->module_size);
-    if (copy == NULL) {
-        printk("Ocre tiny: container %s: %u bytes do not fit the WAMR pool\n", e->name,
-               (unsigned)e->module_size);
-        return -1;
-    }
-    memcpy(copy, e->module, e->module_size);
-    module = wasm_runtime_load(copy, e->module_size, err, sizeof err);
-    if (module == NULL) {
-        printk("Ocre tiny: container %s: load failed: %s\n", e->name, err);
-        goto out;
-    }
-    inst = wasm_runtime_instantiate(module, OCRE_TINY_WASM_STACK, 0, err, sizeof err);
-    if (inst == NULL) {
-        printk("Ocre tiny: container %s: instantiate failed: %s\n", e->name, err);
-        goto out;
-    }
-    memset(&ctx, 0, sizeof ctx);
-    ctx.entry = e;
-    ocre_tiny_timers_reset(&ctx.timers);
-    wasm_runtime_set_custom_data(inst, &ctx);
-    start = wasm_runtime_lookup_function(inst, "_start");
-    if (start == NULL) {
-        printk("Ocre tiny: container %s: no _start export (not a WASI command)\n", e->name);
-        goto out;
-    }
-    exec = wasm_runtime_create_exec_env(inst, OCRE_TINY_WASM_STACK);
-    if (exec == NULL) {
-        printk("Ocre tiny: container %s: no memory for its execution environment\n", e->name);
-        goto out;
-    }
-    printk("Ocre tiny: starting container %s (%u bytes)\n", e->name, (unsigned)e->module_size);
-    if (wasm_runtime_call_wasm(exec, start, 0, NULL)) {
-        status = 0; /* _start returned without proc_exit */
-    } else if (ctx.exited && (exc = wasm_runtime_get_exception(inst)) != NULL &&
-               strstr(exc, OCRE_TINY_EXIT_EXCEPTION) != NULL) {
-        status = ctx.exit_code;
-    } else {
-        exc = wasm_runtime_get_exception(inst);
-        printk("Ocre tiny: container %s trapped: %s\n", e->name, exc ? exc : "(unknown)");
-        status = 134; /* D3: a trap is a non-zero exit */
-    }
-    printk("Ocre tiny: container %s exited with status %d\n", e->name, status);
-    pool_report("after run");
+	if (ocre_bundle_verify_entry(e, ocre_sha256) != OCRE_BUNDLE_OK) {
+		printk("Ocre tiny: container %s refused: module SHA-256 mismatch\n", e->name);
+		return -1;
+	}
+	copy = wasm_runtime_malloc(e->module_size);
+	if (copy == NULL) {
+		printk("Ocre tiny: container %s: %u bytes do not fit the WAMR pool\n", e->name,
+		       (unsigned)e->module_size);
+		return -1;
+	}
+	memcpy(copy, e->module, e->module_size);
+	module = wasm_runtime_load(copy, e->module_size, err, sizeof err);
+	if (module == NULL) {
+		printk("Ocre tiny: container %s: load failed: %s\n", e->name, err);
+		goto out;
+	}
+	inst = wasm_runtime_instantiate(module, OCRE_TINY_WASM_STACK, 0, err, sizeof err);
+	if (inst == NULL) {
+		printk("Ocre tiny: container %s: instantiate failed: %s\n", e->name, err);
+		goto out;
+	}
+	memset(&ctx, 0, sizeof ctx);
+	ctx.entry = e;
+	ocre_tiny_timers_reset(&ctx.timers);
+	wasm_runtime_set_custom_data(inst, &ctx);
+	start = wasm_runtime_lookup_function(inst, "_start");
+	if (start == NULL) {
+		printk("Ocre tiny: container %s: no _start export (not a WASI command)\n", e->name);
+		goto out;
+	}
+	exec = wasm_runtime_create_exec_env(inst, OCRE_TINY_WASM_STACK);
+	if (exec == NULL) {
+		printk("Ocre tiny: container %s: no memory for its execution environment\n",
+		       e->name);
+		goto out;
+	}
+	printk("Ocre tiny: starting container %s (%u bytes)\n", e->name, (unsigned)e->module_size);
+	if (wasm_runtime_call_wasm(exec, start, 0, NULL)) {
+		status = 0; /* _start returned without proc_exit */
+	} else if (ctx.exited && (exc = wasm_runtime_get_exception(inst)) != NULL &&
+		   strstr(exc, OCRE_TINY_EXIT_EXCEPTION) != NULL) {
+		status = ctx.exit_code;
+	} else {
+		exc = wasm_runtime_get_exception(inst);
+		printk("Ocre tiny: container %s trapped: %s\n", e->name, exc ? exc : "(unknown)");
+		status = 134; /* D3: a trap is a non-zero exit */
+	}
+	printk("Ocre tiny: container %s exited with status %d\n", e->name, status);
+	pool_report("after run");
 out:
-    if (exec) {
-        wasm_runtime_destroy_exec_env(exec);
-    }
-    if (inst) {
-        wasm_runtime_deinstantiate(inst);
-    }
-    if (module) {
-        wasm_runtime_unload(module);
-    }
-    wasm_runtime_free(copy);
-    return status;
+	if (exec) {
+		wasm_runtime_destroy_exec_env(exec);
+	}
+	if (inst) {
+		wasm_runtime_deinstantiate(inst);
+	}
+	if (module) {
+		wasm_runtime_unload(module);
+	}
+	wasm_runtime_free(copy);
+	return status;
 }
 
 int main(void)
 {
-    RuntimeInitArgs init;
-    struct ocre_bundle bundle;
-    struct ocre_bundle_entry entry;
-    enum ocre_bundle_status st;
-    uint32_t i;
+	RuntimeInitArgs init;
+	struct ocre_bundle bundle;
+	struct ocre_bundle_entry entry;
+	enum ocre_bundle_status st;
+	uint32_t i;
 
-    printk("Ocre tiny: bundle at 0x%08x: ", (unsigned)BUNDLE_ADDR);
-    st = ocre_bundle_open(&bundle, (const void *)BUNDLE_ADDR, BUNDLE_SIZE);
-    if (st == OCRE_BUNDLE_OK) {
-        for (i = 0; i < bundle.count && st == OCRE_BUNDLE_OK; i++) {
-            st = ocre_bundle_entry(&bundle, i, &entry);
-        }
-    }
-    if (st != OCRE_BUNDLE_OK) {
-        printk("\nOcre tiny: bundle refused: %s\n", ocre_bundle_strerror(st));
-        printk("Ocre tiny: deploy one with: west ocre deploy <app.wasm> -b <board> --profile tiny\n");
-        return 0;
-    }
-    printk("%u container(s)\n", (unsigned)bundle.count);
+	printk("Ocre tiny: bundle at 0x%08x: ", (unsigned)BUNDLE_ADDR);
+	st = ocre_bundle_open(&bundle, (const void *)BUNDLE_ADDR, BUNDLE_SIZE);
+	if (st == OCRE_BUNDLE_OK) {
+		for (i = 0; i < bundle.count && st == OCRE_BUNDLE_OK; i++) {
+			st = ocre_bundle_entry(&bundle, i, &entry);
+		}
+	}
+	if (st != OCRE_BUNDLE_OK) {
+		printk("\nOcre tiny: bundle refused: %s\n", ocre_bundle_strerror(st));
+		printk("Ocre tiny: deploy one with: west ocre deploy <app.wasm> -b <board> "
+		       "--profile tiny\n");
+		return 0;
+	}
+	printk("%u container(s)\n", (unsigned)bundle.count);
 
-    memset(&init, 0, sizeof init);
-    init.mem_alloc_type = Alloc_With_Pool;
-    init.mem_alloc_option.pool.heap_buf = pool;
-    init.mem_alloc_option.pool.heap_size = sizeof pool;
-    if (!wasm_runtime_full_init(&init) || ocre_tiny_register_natives() != 0) {
-        printk("Ocre tiny: WAMR initialisation failed (pool of %u bytes)\n", (unsigned)sizeof pool);
-        return 0;
-    }
-    pool_report("at start");
-    for (i = 0; i < bundle.count; i++) {
-        (void)ocre_bundle_entry(&bundle, i, &entry);
-        (void)run_entry(&entry);
-    }
-    printk("Ocre tiny: done\n");
-    return 0;
+	memset(&init, 0, sizeof init);
+	init.mem_alloc_type = Alloc_With_Pool;
+	init.mem_alloc_option.pool.heap_buf = pool;
+	init.mem_alloc_option.pool.heap_size = sizeof pool;
+	if (!wasm_runtime_full_init(&init) || ocre_tiny_register_natives() != 0) {
+		printk("Ocre tiny: WAMR initialisation failed (pool of %u bytes)\n",
+		       (unsigned)sizeof pool);
+		return 0;
+	}
+	pool_report("at start");
+	for (i = 0; i < bundle.count; i++) {
+		(void)ocre_bundle_entry(&bundle, i, &entry);
+		(void)run_entry(&entry);
+	}
+	printk("Ocre tiny: done\n");
+	return 0;
 }

@@ -11,10 +11,10 @@
 #include "timers.h"
 
 struct ocre_tiny_ctx {
-    const struct ocre_bundle_entry *entry; /* argv/environ come from the bundle, in flash */
-    struct ocre_tiny_timers timers;
-    int32_t exit_code;
-    uint8_t exited; /* proc_exit was called */
+	const struct ocre_bundle_entry *entry; /* argv/environ come from the bundle, in flash */
+	struct ocre_tiny_timers timers;
+	int32_t exit_code;
+	uint8_t exited; /* proc_exit was called */
 };
 
 /* Register the env (Ocre subset) and wasi_snapshot_preview1 natives with WAMR. */
