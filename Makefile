@@ -19,7 +19,7 @@ STAMP_PY := $(VENV)/.py-ok
 .PHONY: all setup compile demo test lint bench fuzz reliability clean
 all: test
 
-$(STAMP_DEB):
+$(STAMP_DEB): Makefile
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \

@@ -14,10 +14,10 @@ import pytest
 from tests.conftest import CliResult
 
 DEPLOY_MODULES = (
-    "ocre_py.cli.zephyr_deploy",
-    "ocre_py.cli.zephyr_run",
-    "ocre_py.cli.zephyr_monitor",
-    "ocre_py.cli.zephyr_test",
+    "ocre_py.cli.zephyr.deploy",
+    "ocre_py.cli.zephyr.run",
+    "ocre_py.cli.zephyr.monitor",
+    "ocre_py.cli.zephyr.test",
 )
 
 

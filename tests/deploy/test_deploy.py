@@ -243,7 +243,7 @@ def test_linux_target_runs_the_container(examples, tmp_path: Path, capfd: pytest
 def test_linux_target_through_the_cli_process(examples, tmp_path: Path) -> None:
     code = (
         "import sys; from ocre_py.cli import main, zephyr;"
-        "zephyr.ZEPHYR_COMMAND_MODULES=('ocre_py.cli.zephyr_deploy',);"
+        "zephyr.ZEPHYR_COMMAND_MODULES=('ocre_py.cli.zephyr.deploy',);"
         "main.COMMAND_MODULES=('ocre_py.cli.zephyr',);"
         "sys.exit(main.main(sys.argv[1:]))"
     )

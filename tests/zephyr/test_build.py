@@ -147,8 +147,8 @@ def test_ocre_zephyr_and_west_ocre_share_one_parser():
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert {"boards", "init", "build", "footprint", "flash"} <= set(sub.choices)
     assert ZEPHYR_COMMAND_MODULES[:5] == (
-        "ocre_py.cli.zephyr_boards", "ocre_py.cli.zephyr_init", "ocre_py.cli.zephyr_build",
-        "ocre_py.cli.zephyr_footprint", "ocre_py.cli.zephyr_flash",
+        "ocre_py.cli.zephyr.boards", "ocre_py.cli.zephyr.init", "ocre_py.cli.zephyr.build",
+        "ocre_py.cli.zephyr.footprint", "ocre_py.cli.zephyr.flash",
     )  # fmt: skip
     west_cmd = (REPO / "west_commands" / "ocre_west.py").read_text()
     assert "add_zephyr_subcommands(parser)" in west_cmd

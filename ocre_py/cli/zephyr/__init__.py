@@ -19,15 +19,15 @@ import importlib
 
 #: Subcommand modules, in ``--help`` order. Each has ``register(subparsers)``.
 ZEPHYR_COMMAND_MODULES: tuple[str, ...] = (
-    "ocre_py.cli.zephyr_boards",
-    "ocre_py.cli.zephyr_init",
-    "ocre_py.cli.zephyr_build",
-    "ocre_py.cli.zephyr_footprint",
-    "ocre_py.cli.zephyr_flash",
-    "ocre_py.cli.zephyr_deploy",
-    "ocre_py.cli.zephyr_run",
-    "ocre_py.cli.zephyr_monitor",
-    "ocre_py.cli.zephyr_test",
+    "ocre_py.cli.zephyr.boards",
+    "ocre_py.cli.zephyr.init",
+    "ocre_py.cli.zephyr.build",
+    "ocre_py.cli.zephyr.footprint",
+    "ocre_py.cli.zephyr.flash",
+    "ocre_py.cli.zephyr.deploy",
+    "ocre_py.cli.zephyr.run",
+    "ocre_py.cli.zephyr.monitor",
+    "ocre_py.cli.zephyr.test",
 )
 
 DESCRIPTION = (
