@@ -16,7 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ocre_py.cli import exit_codes
+from ocre_py.cli.container_options import add_container_options, add_daemon_container_options, create_request
 from ocre_py.cli.daemon import add_client_options, client_for
+from ocre_py.cli.run import add_run_parser
 
 SHORT_FORMS = (
     "create",
@@ -34,10 +36,10 @@ SHORT_FORMS = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser("container", help="manage the daemon's containers")
     verbs = group.add_subparsers(dest="container_command", metavar="VERB", required=True)
-    _add_run(verbs)
+    add_run_parser(verbs, "run")
     for name in SHORT_FORMS:
         _VERBS[name](verbs, name)
     for name in SHORT_FORMS:
@@ -69,101 +71,8 @@ def _each(args: argparse.Namespace, fn: Callable[[Any, str], str | None]) -> int
     return worst
 
 
-def add_daemon_container_options(p: argparse.ArgumentParser) -> None:
-    """What only daemon containers have: restart policy and labels (plus -H/--token)."""
-    p.add_argument("--restart", default="no", metavar="POLICY", help="no, on-failure[:N] or always")
-    p.add_argument("-l", "--label", action="append", default=[], metavar="K=V", help="label the container")
-    add_client_options(p)
-
-
-def create_request(args: argparse.Namespace) -> dict[str, Any]:
-    """The create request from parsed ``run``/``create`` options.
-
-    Built by :func:`ocre_py.daemon.requests.create_request`, the one builder every client uses."""
-    from ocre_py.daemon.requests import create_request as build
-
-    return build(
-        name=args.name,
-        args=args.args,
-        env=args.env,
-        capabilities=args.cap,
-        mounts=args.volume,
-        memory=args.memory,
-        timeout=args.timeout,
-        cpu_budget=args.cpu_budget,
-        restart=getattr(args, "restart", None),
-        labels=getattr(args, "label", []),
-        runtime=args.runtime,
-    )
-
-
-def image_for_daemon(client: Any, ref: str) -> str:
-    """A local file (or a local-store image) is uploaded; any other valid name is the daemon's."""
-    from pathlib import Path
-
-    from ocre_py.cli.daemon import upload_image
-    from ocre_py.names import is_valid_name
-
-    if Path(ref).is_file() or not is_valid_name(ref):
-        return upload_image(client, ref)["name"]
-    return ref
-
-
-def daemon_image(client: Any, args: argparse.Namespace) -> str:
-    """The daemon's name for ``args.image``, checked against the signature policy first.
-
-    With ``--require-signature`` or the workdir's trust policy on, only a store image that a trusted
-    key signed is uploaded (bare files and daemon-side names are refused), so ``create``, ``run -d``
-    and ``start`` never run an unsigned module.
-    """
-    from ocre_py.image.trust import effective_policy
-
-    if effective_policy(getattr(args, "require_signature", False)).require_signature:
-        from ocre_py.cli.daemon import upload_image
-        from ocre_py.cli.run import resolve_image
-
-        verified = resolve_image(args.image, require_signature=getattr(args, "require_signature", False))
-        return upload_image(client, str(verified.path), verified.name)["name"]
-    return image_for_daemon(client, args.image)
-
-
-def run_detached(args: argparse.Namespace) -> int:
-    """``ocre run -d``: create and start under the daemon, print the ID (upstream's output)."""
-    from ocre_py.errors import InvalidInput
-
-    if getattr(args, "rm", False):
-        raise InvalidInput("--rm cannot be combined with -d", hint="remove it later with 'ocre rm ID'")
-    request = create_request(args)
-    client = client_for(args)
-    request["image"] = daemon_image(client, args)
-    info = client.create(request, start=True)
-    sys.stdout.write(f"{info['id']}\n")
-    return exit_codes.SUCCESS
-
-
 # ---- verbs ------------------------------------------------------------------------------------
-def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from ocre_py.cli.run import add_container_options
-
-    p = sub.add_parser("run", help="run a container (attached here, or -d under the daemon)")
-    p.add_argument("-d", "--detach", action="store_true", help="run in the background under the daemon")
-    p.add_argument("--rm", action="store_true", help="remove the container when it exits (attached only)")
-    add_daemon_container_options(p)
-    add_container_options(p)
-    p.set_defaults(func=cmd_run)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    if args.detach:
-        return run_detached(args)
-    from ocre_py.cli.run import cmd_run as run_attached
-
-    return run_attached(args)
-
-
-def _add_create(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
-    from ocre_py.cli.run import add_container_options
-
+def _add_create(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="create a container under the daemon (CREATED; prints its ID)")
     add_daemon_container_options(p)
     add_container_options(p)
@@ -171,15 +80,13 @@ def _add_create(sub: argparse._SubParsersAction, name: str) -> None:  # type: ig
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    request = create_request(args)
     client = client_for(args)
-    request["image"] = daemon_image(client, args)
-    sys.stdout.write(f"{client.create(request)['id']}\n")
+    sys.stdout.write(f"{client.create(create_request(args, client))['id']}\n")
     return exit_codes.SUCCESS
 
 
 def _add_simple(action: str, help_text: str, *, timed: bool = False) -> Callable[..., None]:
-    def add(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+    def add(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
         p = sub.add_parser(name, help=help_text)
         if timed:
             p.add_argument(
@@ -201,7 +108,7 @@ def _cmd_action(args: argparse.Namespace, action: str) -> int:
     return _each(args, lambda client, cid: client.action(cid, action, **query)["id"])
 
 
-def _add_wait(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_wait(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="wait for containers to exit; print each exit code")
     p.add_argument("--timeout", metavar="SECONDS", help="give up after this long")
     _ids(p)
@@ -221,7 +128,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return _each(args, wait)
 
 
-def _add_rm(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_rm(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="remove containers and their data directories")
     p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
     _ids(p)
@@ -237,7 +144,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     return _each(args, rm)
 
 
-def _add_ps(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_ps(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="list containers: ID, STATUS, IMAGE")
     p.add_argument("id", nargs="?", metavar="ID", help="only this container")
     p.add_argument("-q", "--quiet", dest="ids_only", action="store_true", help="only IDs")
@@ -307,7 +214,7 @@ def _ago(ts: float | None, now: float) -> str:
     return f"{_duration(now - ts)} ago" if ts else ""
 
 
-def _add_logs(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_logs(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="print a container's output (stdout and stderr)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing while the container runs")
     p.add_argument("-n", "--tail", type=int, metavar="N", help="only the last N lines")
@@ -325,7 +232,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return exit_codes.SUCCESS
 
 
-def _add_inspect(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="show containers in detail (JSON)")
     _ids(p)
     p.add_argument("--json", action="store_true", help="(the default; accepted for uniformity)")

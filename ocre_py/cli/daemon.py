@@ -255,31 +255,23 @@ def cmd_images_ls(args: argparse.Namespace) -> int:
 
 
 def upload_image(client: Any, source: str, name: str | None = None) -> dict[str, Any]:
-    """Send a local .wasm file, or an image of the local OCI store, to the daemon's image directory."""
-    from ocre_py.errors import InvalidInput, OcreError
+    """Send a module to the daemon's image directory: ``source`` through the library's one resolver
+    (a file, ``<workdir>/images``, or the local store), under ``name`` or its own flat name."""
+    from ocre_py.errors import InvalidInput
+    from ocre_py.image.runnable import resolve_image
     from ocre_py.names import NAME_RULE, is_valid_name
 
-    path = Path(source)
-    if path.is_file():
-        target = name or path.name
-        if not is_valid_name(target):
-            raise InvalidInput.field(
-                None,
-                "image name",
-                target,
-                NAME_RULE,
-                hint="pass another name: ocre daemon images import FILE NAME",
-            )
-        return client.import_image(target, path.read_bytes())
-    try:
-        from ocre_py.image import resolve_runnable
-
-        image = resolve_runnable(source)
-    except (OcreError, ImportError) as exc:
+    image = resolve_image(source, export=False)
+    target = name or image.name
+    if not is_valid_name(target):
         raise InvalidInput.field(
-            None, "image", source, f"an existing .wasm file or a local image ({exc})"
-        ) from None
-    return client.import_image(name or image.name, image.wasm_path.read_bytes())
+            None,
+            "image name",
+            target,
+            NAME_RULE,
+            hint="pass another name: ocre daemon images import FILE NAME",
+        )
+    return client.import_image(target, image.path.read_bytes())
 
 
 def cmd_images_import(args: argparse.Namespace) -> int:

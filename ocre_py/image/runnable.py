@@ -131,3 +131,79 @@ def check_for_target(
     check_module(module, profile(target, features=list(features) or None), source=image.name)
     if ram_budget is not None:
         check_memory(module, ram_budget, source=image.name)
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """An ``IMAGE`` argument resolved: the module file, its flat name, and the image's config (empty
+    for a bare module). ``digest`` is the store's for a store image."""
+
+    name: str
+    path: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    digest: str | None = None
+
+    def with_defaults(
+        self,
+        *,
+        args: tuple[str, ...] | list[str] = (),
+        env: tuple[str, ...] | list[str] = (),
+        capabilities: tuple[str, ...] | list[str] = (),
+        memory_limit: int | None = None,
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int | None]:
+        """The options a container runs with: the user's, over the image's own. Its args when none
+        are given, its env with given entries replacing the same keys, its capabilities plus the
+        given ones, its memory limit unless one is given: what ``ocre run IMAGE`` and
+        ``ocre run -d IMAGE`` both apply."""
+        config = self.config
+        merged: dict[str, str] = {}
+        for entry in (*config.get("env", ()), *env):  # a given KEY replaces the image's (Docker's -e)
+            key = entry.partition("=")[0]
+            merged.pop(key, None)
+            merged[key] = entry
+        return (
+            tuple(args) or tuple(config.get("args", ())),
+            tuple(merged.values()),
+            tuple(dict.fromkeys((*config.get("capabilities", ()), *capabilities))),
+            memory_limit if memory_limit is not None else config.get("memory", {}).get("limit"),
+        )
+
+
+def resolve_image(
+    ref: str,
+    *,
+    require_signature: bool = False,
+    workdir: str | os.PathLike[str] | None = None,
+    export: bool = True,
+) -> ResolvedImage:
+    """``IMAGE`` → a module file, the one lookup every command uses, in this order: an existing file,
+    ``<workdir>/images/<ref>`` (as on the device), then the image store (``NAME[:TAG]``,
+    ``sha256:…``, a pulled registry reference). A store image is exported to
+    ``<workdir>/images/<name>`` (so argv[0] is the image path) unless ``export`` is false.
+
+    ``require_signature`` or the workdir's trust policy refuses bare modules and unsigned images.
+    """
+    from ocre_py.errors import InvalidInput, NotFound
+    from ocre_py.image.trust import effective_policy, refuse_unsigned_file
+    from ocre_py.workdir import default_workdir
+
+    root = Path(workdir) if workdir is not None else default_workdir()[0]
+    path, in_images = Path(ref), root / "images" / ref
+    local = None
+    if path.is_file():
+        local = ResolvedImage(path.name, path.resolve())
+    elif "/" not in ref and in_images.is_file():
+        local = ResolvedImage(ref, in_images)
+    if local is not None:
+        refuse_unsigned_file(ref, effective_policy(require_signature))  # a bare module carries none
+        return local
+    if ref.endswith((".wasm", ".aot")):
+        raise InvalidInput.field(None, "IMAGE", ref, "an existing .wasm file or an image reference")
+    try:
+        image = resolve_runnable(ref, require_signature=require_signature)
+    except NotFound:
+        raise InvalidInput.field(
+            None, "image", ref, "an existing .wasm file, a file in <workdir>/images, or an image in the store"
+        ) from None
+    module = export_runnable(image, root) if export else image.wasm_path
+    return ResolvedImage(image.name, module, dict(image.config), image.digest)

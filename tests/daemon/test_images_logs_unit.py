@@ -101,4 +101,5 @@ def test_run_an_image_of_the_local_store(ocre_cli, daemon: Daemon, examples: dic
     assert ocre_cli("wait", cid).out == "0\n"
     assert "Hello, store! powered by Ocre" in ocre_cli("logs", cid).out
     r = ocre_cli("run", "-d", "nothing:9")
-    assert r.code == 2 and "image 'nothing:9': expected an existing .wasm file or a local image" in r.err
+    assert r.code == 2
+    assert "image 'nothing:9': expected an existing .wasm file, a file in <workdir>/images" in r.err

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from ocre_py.daemon import DaemonClient
 
 
@@ -47,3 +50,24 @@ def test_create_honours_the_signature_policy(daemon, examples, ocre_cli) -> None
     created = ocre_cli("create", "-n", "signed", "hello:1")
     assert created.code == 0 and created.out == "signed\n", created.err
     assert ocre_cli("start", "signed").code == 0
+
+
+def test_detached_and_attached_runs_apply_the_image_config_alike(daemon, examples, ocre_cli) -> None:
+    """Issue 12: ``ocre run -d IMAGE`` dropped the image's own args, env, capabilities and memory
+    limit that ``ocre run IMAGE`` applies. One resolver and one merge now serve both."""
+    r = ocre_cli("image", "build", "-t", "cfg:1", examples["hello"], "--arg", "configured",
+                 "-e", "GREETING=Howdy", "-k", "ocre:api", "--memory", "2M")  # fmt: skip
+    assert r.code == 0, r.err
+    cid = ocre_cli("run", "-d", "cfg:1").out.strip()
+    assert ocre_cli("wait", cid).out == "0\n"
+    info = DaemonClient.connect().inspect(cid)
+    assert info["args"] == ["configured"] and "GREETING=Howdy" in info["env"]
+    assert "ocre:api" in info["capabilities"] and info["memory_limit"] == 2 * 1024 * 1024
+    assert "Howdy, configured! powered by Ocre" in ocre_cli("logs", cid).out
+    attached = subprocess.run(
+        [sys.executable, "-m", "ocre_py", "run", "cfg:1"], capture_output=True, text=True
+    )
+    assert attached.returncode == 0 and "Howdy, configured! powered by Ocre" in attached.stdout
+    explicit = ocre_cli("run", "-d", "-e", "GREETING=Yo", "cfg:1", "there").out.strip()
+    assert ocre_cli("wait", explicit).out == "0\n"
+    assert "Yo, there! powered by Ocre" in ocre_cli("logs", explicit).out  # given options win

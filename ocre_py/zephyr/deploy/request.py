@@ -81,27 +81,18 @@ class SourceImage:
 
 
 def resolve_sources(sources: Sequence[str], *, require_signature: bool = False) -> list[SourceImage]:
-    """``.wasm`` files as they are; anything else is an image reference in the local image store.
-
-    With ``require_signature`` (or the workdir's trust policy) only signed store images pass.
-    """
-    from ocre_py.image.trust import effective_policy, refuse_unsigned_file
+    """Each ``IMAGE`` through the one resolver (:func:`ocre_py.image.runnable.resolve_image`): a file,
+    a module in ``<workdir>/images``, or a store image. With ``require_signature`` (or the workdir's
+    trust policy) only signed store images pass."""
+    from ocre_py.image.runnable import resolve_image
 
     if not sources:
         raise InvalidInput.field(None, "IMAGE", "", "at least one image or .wasm file")
     out: list[SourceImage] = []
     for src in sources:
-        path = Path(src)
-        if path.is_file():
-            refuse_unsigned_file(src, effective_policy(require_signature))
-            out.append(SourceImage(path.name.lower(), path))
-            continue
-        if src.endswith((".wasm", ".aot")):
-            raise InvalidInput.field(None, "IMAGE", src, "an existing .wasm file or an image reference")
-        from ocre_py.image.runnable import resolve_runnable
-
-        image = resolve_runnable(src, require_signature=require_signature)
-        out.append(SourceImage(image.name, Path(image.wasm_path)))
+        image = resolve_image(src, require_signature=require_signature, export=False)
+        name = image.name.lower() if Path(src).is_file() else image.name
+        out.append(SourceImage(name, image.path))
     names = [s.image_name for s in out]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
