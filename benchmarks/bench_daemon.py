@@ -51,7 +51,7 @@ DOCKERD_IDLE_RSS_MB = (54, 89)
 
 
 def _rss(pid: int | str) -> int:
-    from ocre_py.daemon.service import rss_bytes
+    from ocre_py.daemon.procstat import rss_bytes
 
     return rss_bytes(pid)
 

@@ -7,7 +7,7 @@ import json
 import sys
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("build", help="compile C sources into a WebAssembly container")
     p.add_argument("sources", nargs="+", metavar="SRC.c", help="C source files")
     p.add_argument("-o", "--output", required=True, metavar="NAME.wasm", help="output module")

@@ -52,7 +52,7 @@ def client_for(args: argparse.Namespace) -> Any:
     )
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "daemon",
         help="run the Ocre daemon (ocred), or manage it",

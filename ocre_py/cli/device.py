@@ -16,7 +16,7 @@ from ocre_py.cli.daemon import add_client_options, client_for
 PIN_HELP = "an alias (led0..led2, sw0, sw1) or PORT.PIN (e.g. 1.0)"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     device = sub.add_parser("device", help="simulated GPIO pins and sensors of the daemon")
     kinds = device.add_subparsers(dest="device_kind", metavar="KIND", required=True)
 
@@ -96,7 +96,7 @@ def cmd_gpio_get(args: argparse.Namespace) -> int:
 
 def cmd_gpio_set(args: argparse.Namespace) -> int:
     spec = parse_pin(args.pin)
-    client_for(args).drive_gpio(int(args.level), **spec)  # type: ignore[arg-type]
+    client_for(args).drive_gpio(int(args.level), **spec)
     return exit_codes.SUCCESS
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from ocre_py.cli import exit_codes
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("doctor", help="check (and repair) a workdir, its image store and a partition image")
     p.add_argument(
         "--workdir",

@@ -32,7 +32,7 @@ def _checks(args: argparse.Namespace) -> Any:
     return Checks(target=args.target, features=features, ram_budget=budget)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     image = sub.add_parser("image", help="build, store, sign, push and pull container images")
     verbs = image.add_subparsers(dest="image_command", metavar="VERB", required=True)
 

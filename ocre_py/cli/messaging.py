@@ -13,7 +13,7 @@ from ocre_py.cli import exit_codes
 from ocre_py.cli.daemon import add_client_options, client_for
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("publish", help="publish a message to the daemon's containers")
     p.add_argument("topic", metavar="TOPIC")
     p.add_argument("payload", metavar="PAYLOAD", help="message text ('-' reads stdin)")

@@ -27,7 +27,8 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, sep: s
 
 
 class Progress:
-    """A progress bar on a TTY (rich), nothing in a pipe. Call it with a fraction 0..1 or (done, total)."""
+    """A progress bar on a TTY (rich), nothing in a pipe; called as the library's
+    :data:`ocre_py.progress.Progress` ``(done, total)``."""
 
     def __init__(self, description: str, *, enabled: bool | None = None) -> None:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
@@ -35,7 +36,7 @@ class Progress:
         self._task: Any = None
         self.description = description
 
-    def __enter__(self) -> Callable[..., None]:
+    def __enter__(self) -> Callable[[int, int], None]:
         if self.enabled:
             from rich.progress import Progress as RichProgress
 
@@ -44,9 +45,9 @@ class Progress:
             self._task = self._bar.add_task(self.description, total=1.0)
         return self.update
 
-    def update(self, done: float, total: float | None = None) -> None:
+    def update(self, done: int, total: int) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, completed=done / total if total else done)
+            self._bar.update(self._task, completed=done / total if total else 1.0)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

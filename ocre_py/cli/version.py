@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("version", help="show version information")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=cmd_version)
@@ -33,7 +34,7 @@ def version_info() -> dict[str, str]:
     }
 
 
-def _install_date(root) -> str:
+def _install_date(root: Path) -> str:
     import datetime
 
     stamp = (root / "ocre_py" / "__init__.py").stat().st_mtime

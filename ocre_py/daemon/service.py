@@ -28,10 +28,11 @@ from typing import Any
 from ocre_py.daemon import requests
 from ocre_py.daemon.logs import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, ContainerLog
 from ocre_py.daemon.policy import STABLE_RUN, RestartPolicy, backoff
+from ocre_py.daemon.procstat import rss_bytes
 from ocre_py.daemon.state import Record, StateStore
 from ocre_py.errors import Conflict, ContainerError, ImageError, InvalidInput, NotFound, OcreError
 from ocre_py.fsutil import atomic_write
-from ocre_py.names import check_name, generate_id
+from ocre_py.names import generate_id
 from ocre_py.runtime import EXIT_KILLED, Container, ContainerState, Runtime, SimulatedDevices
 from ocre_py.runtime.events import Message
 
@@ -594,19 +595,4 @@ class _Taken:
         )
 
 
-def rss_bytes(pid: int | str = "self") -> int:
-    """Resident set size of a process, from ``/proc/<pid>/status`` (0 when unavailable)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def check_image_name(name: str) -> str:
-    return check_name(name, what="image name")
-
-
-__all__ = ["Daemon", "DaemonOptions", "ImageError", "rss_bytes"]
+__all__ = ["Daemon", "DaemonOptions", "ImageError"]

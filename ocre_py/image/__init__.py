@@ -1,8 +1,9 @@
 """Container images: build, store, sign, save/load and push/pull OCI images of Wasm modules.
 
-This room needs no wasm engine (the Zephyr side imports it): modules are read by
-:mod:`ocre_py.image.wasm`, a small binary reader. Runtimes enter through :func:`resolve_runnable`
-and :func:`export_to_images_dir`.
+This room never imports a wasm engine (``tests/image/test_no_engine.py``): the Zephyr side and the
+client commands import it and must stay light, so modules are read by :mod:`ocre_py.image.wasm`, a
+small binary reader, and checked against WAMR builds by :mod:`ocre_py.image.wamr`. Runtimes enter
+through :func:`resolve_image` / :func:`resolve_runnable` and :func:`export_to_images_dir`.
 """
 
 from ocre_py.image.build import (

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -30,9 +29,9 @@ from ocre_py.image.registry import DEFAULT_CHUNK, Registry
 from ocre_py.image.store import ImageStore
 from ocre_py.image.transfer import collect, commit
 from ocre_py.image.validate import Checks, ImageBlobs, check_image
+from ocre_py.progress import Progress
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

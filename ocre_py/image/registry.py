@@ -22,15 +22,14 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ocre_py.errors import NotFound, RegistryError
+from ocre_py.progress import Progress
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[int, int], None]
 DEFAULT_CHUNK = 5 * 1024 * 1024
 #: Largest manifest, index, token or error body taken from a registry (what containerd allows too).
 MAX_MANIFEST = 4 * 1024 * 1024
@@ -277,7 +276,7 @@ class Registry:
         data: bytes,
         *,
         chunk_size: int = DEFAULT_CHUNK,
-        progress: ProgressCallback | None = None,
+        progress: Progress | None = None,
     ) -> None:
         """Upload ``data``: one PUT when it fits ``chunk_size``, else PATCH chunks then a closing PUT."""
         scope = _push(repo)

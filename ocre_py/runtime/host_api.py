@@ -81,10 +81,6 @@ def func_type(signature: str) -> wasmtime.FuncType:
     return wasmtime.FuncType([_TYPES[c] for c in params], [_TYPES[c] for c in result])
 
 
-def _type_text(ty: wasmtime.FuncType) -> str:
-    return f"({', '.join(map(str, ty.params))}) -> ({', '.join(map(str, ty.results))})"
-
-
 class OcreEnv:
     """The host functions of one container, defined once in its linker at create time.
 
@@ -96,7 +92,9 @@ class OcreEnv:
         self.s: Session = session  # type: ignore[assignment]  # set before every run
 
     def define(self, linker: wasmtime.Linker, imports: tuple[tuple[str, str], ...]) -> None:
-        """Define what the module imports from ``env``; check each signature against ours."""
+        """Define, with our signatures, the Ocre functions the module imports from ``env``. Nothing is
+        checked here: a module whose import has another signature fails to instantiate (wasmtime's
+        linker compares the types), and unknown imports are left to the linker's trap stubs."""
         for module, name in imports:
             if module != "env" or name not in SIGNATURES:
                 continue

@@ -116,7 +116,7 @@ class FakeFlash:
             self.mem[off : off + len(data)] = data
             self.programmed += len(data)
         if progress:
-            progress(1.0)
+            progress(1, 1)
 
     def close(self) -> None:
         self.closed = True

@@ -43,7 +43,7 @@ def add_zephyr_subcommands(parser: argparse.ArgumentParser, **subparser_kwargs: 
         importlib.import_module(name).register(sub)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "zephyr", help="build and flash Zephyr firmware with Ocre (also 'west ocre')", description=DESCRIPTION
     )

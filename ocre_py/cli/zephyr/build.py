@@ -25,7 +25,7 @@ _PASSTHROUGH: list[tuple[tuple[str, ...], dict[str, object]]] = [
 ]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "build",
         help="build Zephyr firmware with WAMR + Ocre for a board",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ocre_py.cli import exit_codes
 
+if TYPE_CHECKING:
+    from ocre_py.zephyr.deploy import DeployRequest, DeployResult
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "deploy",
         help="put containers on a board, QEMU, native_sim or the local Linux runtime",
@@ -67,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_deploy)
 
 
-def _request(args: argparse.Namespace):
+def _request(args: argparse.Namespace) -> DeployRequest:
     from ocre_py.zephyr.deploy import DeployRequest
 
     tiny = getattr(args, "profile", "full") == "tiny"
@@ -121,7 +124,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return exit_codes.SUCCESS
 
 
-def _show(result) -> None:
+def _show(result: DeployResult) -> None:
     from ocre_py.cli.output import print_table
     from ocre_py.units import format_size
 
@@ -155,7 +158,7 @@ def _show(result) -> None:
         out.write(("would run: " if not result.flash else "ran: ") + shlex.join(result.command) + "\n")
 
 
-def _list(args: argparse.Namespace, req: Any) -> int:
+def _list(args: argparse.Namespace, req: DeployRequest) -> int:
     from ocre_py.cli.output import print_json, print_table
     from ocre_py.zephyr import deploy as dep
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from ocre_py.cli import exit_codes
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "monitor",
         help="serial console: auto-detected port, reconnect after reset, timestamps, log, exit on regex",

@@ -10,7 +10,7 @@ from pathlib import Path
 from ocre_py.cli import exit_codes
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "test",
         help="run 'west twister -T zephyr_app' on the integration platforms and summarise",

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from ocre_py.errors import DeployError
+from ocre_py.progress import Progress
 from ocre_py.zephyr.board.geometry import Geometry
 from ocre_py.zephyr.deploy import delta as delta_mod
 
@@ -35,7 +36,7 @@ class FlashDevice(Protocol):
 
     def read(self, address: int, size: int) -> bytes: ...
 
-    def program(self, ranges: Sequence[tuple[int, bytes]], progress: Callable[[float], None] | None) -> None:
+    def program(self, ranges: Sequence[tuple[int, bytes]], progress: Progress | None) -> None:
         """Erase the sectors covering each range, then program it."""
         ...
 
@@ -68,10 +69,11 @@ class PyOCDDevice:
     def read(self, address: int, size: int) -> bytes:
         return bytes(self.session.target.read_memory_block8(address, size))
 
-    def program(self, ranges: Sequence[tuple[int, bytes]], progress: Callable[[float], None] | None) -> None:
+    def program(self, ranges: Sequence[tuple[int, bytes]], progress: Progress | None) -> None:
         from pyocd.flash.loader import MemoryLoader
 
-        loader = MemoryLoader(self.session, progress=progress, chip_erase="sector", smart_flash=False)
+        fraction = None if progress is None else (lambda f: progress(int(f * 1000), 1000))  # pyocd: 0..1
+        loader = MemoryLoader(self.session, progress=fraction, chip_erase="sector", smart_flash=False)
         for address, data in ranges:
             loader.add_data(address, data)
         loader.commit()
@@ -123,7 +125,7 @@ def flash_incremental(
     *,
     last_deployed: bytes | None,
     verify: bool = True,
-    progress: Callable[[float], None] | None = None,
+    progress: Progress | None = None,
 ) -> FlashResult:
     """Program only the erase blocks of ``image`` that differ from what the partition holds.
 

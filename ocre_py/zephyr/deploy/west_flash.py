@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import DeployError, InvalidInput, NotFound
+from ocre_py.progress import Progress
 from ocre_py.zephyr.board.database import Board, lookup_board
 from ocre_py.zephyr.project import build_dir as bdir
 from ocre_py.zephyr.project.workspace import WestContext
@@ -92,7 +93,7 @@ def flash_with_pyocd(
     board: Board | None,
     *,
     connect: Callable[..., Any] | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Progress | None = None,
 ) -> FlashResult:
     """Program through pyocd's API: sector erase, smart flash; no probe → :class:`DeployError`."""
     target = request.pyocd_target or (board.pyocd_target if board else None)
@@ -120,7 +121,8 @@ def flash_with_pyocd(
             "no debug probe found: connect the board's ST-LINK/CMSIS-DAP over USB ('pyocd list' shows none)"
         )
     with session:
-        programmer = FileProgrammer(session, progress=progress, chip_erase="sector", smart_flash=True)
+        fraction = None if progress is None else (lambda f: progress(int(f * 1000), 1000))  # pyocd: 0..1
+        programmer = FileProgrammer(session, progress=fraction, chip_erase="sector", smart_flash=True)
         kwargs: dict[str, Any] = {}
         if image.suffix == ".bin":
             kwargs["base_address"] = (

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ocre_py.errors import BoardError, InvalidInput
+from ocre_py.zephyr.board.database import Board
 from ocre_py.zephyr.board.geometry import Geometry
 from ocre_py.zephyr.emulate import native_sim, qemu
 from ocre_py.zephyr.emulate.expect import RunResult
@@ -56,10 +57,10 @@ class RunPlan:
         )
 
 
-def _board(name: str):
-    from ocre_py.zephyr.board.database import get_board
+def _board(name: str) -> Board:
+    from ocre_py.zephyr.board.database import lookup_board
 
-    return get_board(name)
+    return lookup_board(name)
 
 
 def plan_run(
@@ -92,7 +93,7 @@ def plan_run(
         geo = geometry.from_board(entry)
     if storage is None and app is not None and (app / "ocre" / "storage.bin").is_file():
         storage = app / "ocre" / "storage.bin"
-    if storage is None and tiny_build and (app / "ocre_tiny" / "bundle.bin").is_file():
+    if storage is None and app is not None and tiny_build and (app / "ocre_tiny" / "bundle.bin").is_file():
         storage = app / "ocre_tiny" / "bundle.bin"  # the hello bundle tiny.cmake packs at build time
     if storage is not None and not tiny_build and is_bundle_file(storage):
         geo = get_format("bundle").geometry(board=entry, build_dir=None if entry else app, medium=None)
