@@ -131,22 +131,22 @@ def dispatch(
             request = Request(method, path, match.groupdict(), _query(query), body, client_gone)
             return fn(daemon, request)
         if matched_path:
-            return Reply(405, _error_body("MethodNotAllowed", f"{method} is not allowed on {path}"))
+            return Reply(405, error_body("MethodNotAllowed", f"{method} is not allowed on {path}"))
         if not path.startswith(f"/{API_VERSION}/"):
             return Reply(
-                404, _error_body("NotFound", f"unknown API path {path}; this daemon speaks /{API_VERSION}/")
+                404, error_body("NotFound", f"unknown API path {path}; this daemon speaks /{API_VERSION}/")
             )
-        return Reply(404, _error_body("NotFound", f"unknown API path {path}"))
+        return Reply(404, error_body("NotFound", f"unknown API path {path}"))
     except OcreError as exc:
         return error_reply(exc)
 
 
 def error_reply(exc: OcreError) -> Reply:
     status = next((s for cls, s in STATUS_FOR.items() if isinstance(exc, cls)), 500)
-    return Reply(status, _error_body(type(exc).__name__, exc.message, exc.hint))
+    return Reply(status, error_body(type(exc).__name__, exc.message, exc.hint))
 
 
-def _error_body(kind: str, message: str, hint: str | None = None) -> dict[str, Any]:
+def error_body(kind: str, message: str, hint: str | None = None) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message, "hint": hint}}
 
 

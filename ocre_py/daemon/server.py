@@ -85,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # its slot goes back to the pending class's cap
             self._json(
                 401,
-                api._error_body(
+                api.error_body(
                     "Unauthorized",
                     "missing or wrong bearer token",
                     "pass --token or set $OCRE_TOKEN (see <workdir>/daemon.token)",
@@ -179,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _closing_reply(status: str, message: str, hint: str) -> bytes:
     """A whole error reply, sent without a handler (refusals); the connection closes after it."""
-    body = json.dumps(api._error_body("DaemonError", message, hint)).encode()
+    body = json.dumps(api.error_body("DaemonError", message, hint)).encode()
     head = f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\n"
     return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
@@ -196,7 +196,7 @@ def _body_length(values: list[str] | None) -> int | Reply | None:
     if len(set(values)) > 1 or not (text.isascii() and text.isdigit()):
         shown = values[0] if len(values) == 1 else ", ".join(values)
         error = InvalidInput.field(None, "Content-Length", shown[:40], "one non-negative integer")
-        return Reply(400, api._error_body("InvalidInput", error.message))
+        return Reply(400, api.error_body("InvalidInput", error.message))
     return int(text)
 
 

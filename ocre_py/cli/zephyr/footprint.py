@@ -25,9 +25,9 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ocre_py.cli.output import print_json, print_table
-    from ocre_py.zephyr.firmware.footprint import footprint
+    from ocre_py.zephyr.firmware.size_report import footprint_of_build
 
-    fp = footprint(Path(args.build_dir), elf=Path(args.elf) if args.elf else None)
+    fp = footprint_of_build(Path(args.build_dir), elf=Path(args.elf) if args.elf else None)
     if fp.note:
         sys.stderr.write(f"note: {fp.note}\n")
     if args.png:

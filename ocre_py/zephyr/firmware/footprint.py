@@ -1,7 +1,8 @@
 """ROM and RAM of a firmware ELF by component (WAMR, Ocre core, kernel, libc, drivers, app...).
 
-In a workspace, Zephyr's own size report is preferred (:mod:`ocre_py.zephyr.firmware.size_report`,
-:func:`footprint`); this module's attribution is the fallback and the ``--elf`` path.
+In a workspace, Zephyr's own size report is preferred
+(:func:`ocre_py.zephyr.firmware.size_report.footprint_of_build`); this module's attribution is the
+fallback and the ``--elf`` path.
 
 Reads the symbol table and section headers with pyelftools; no Zephyr tree, no DWARF (fast, works
 on stripped-of-debug builds). A symbol's bytes count as ROM when its section is allocated and
@@ -203,25 +204,4 @@ def analyze_elf(path: Path) -> Footprint:
                 fp.unattributed.rom += rest
             if ram:
                 fp.unattributed.ram += rest
-    return fp
-
-
-def footprint(build_dir: Path, *, elf: Path | None = None) -> Footprint:
-    """The footprint of a build: Zephyr's size report when it can be made (a workspace), else the
-    symbol attribution of :func:`analyze_elf` with the reason in ``note``. ``elf`` skips the report."""
-    if elf is not None:
-        return analyze_elf(elf)
-    from ocre_py.zephyr.firmware import size_report
-    from ocre_py.zephyr.project import build_dir as bdir
-
-    path = bdir.zephyr_elf(build_dir)
-    app_dir = bdir.app_dir(build_dir)
-    why = size_report.make_reports(app_dir)
-    fp = size_report.from_reports(app_dir, str(path)) if why is None else None
-    if fp is not None:
-        return fp
-    fp = analyze_elf(path)
-    fp.note = (
-        f"Zephyr's size report not used: {why or 'rom.json/ram.json missing'}; attributed by symbol names"
-    )
     return fp

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import InvalidInput
-from ocre_py.zephyr.firmware.footprint import Footprint, classify
+from ocre_py.zephyr.firmware.footprint import Footprint, analyze_elf, classify
 
 #: Source-path fragments → component, first match wins (paths as size_report records them).
 PATH_RULES: tuple[tuple[str, str], ...] = (
@@ -115,3 +115,23 @@ def make_reports(build_dir: Path) -> str | None:
             error = next((x for x in reversed(lines) if "Error" in x), lines[-1] if lines else "")
             return f"'west build -t {target}' failed: {error.strip()}"
     return None
+
+
+def footprint_of_build(build_dir: Path, *, elf: Path | None = None) -> Footprint:
+    """The footprint of a build: Zephyr's size report when it can be made (a workspace), else the
+    symbol attribution of :func:`analyze_elf` with the reason in ``note``. ``elf`` skips the report."""
+    if elf is not None:
+        return analyze_elf(elf)
+    from ocre_py.zephyr.project import build_dir as bdir
+
+    path = bdir.zephyr_elf(build_dir)
+    app_dir = bdir.app_dir(build_dir)
+    why = make_reports(app_dir)
+    fp = from_reports(app_dir, str(path)) if why is None else None
+    if fp is not None:
+        return fp
+    fp = analyze_elf(path)
+    fp.note = (
+        f"Zephyr's size report not used: {why or 'rom.json/ram.json missing'}; attributed by symbol names"
+    )
+    return fp
