@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ocre_py.cli.daemon import add_client_options
+from ocre_py.cli.daemon import add_client_options, upload_resolved
 
 if TYPE_CHECKING:
     from ocre_py.daemon.client import DaemonClient
@@ -85,5 +85,5 @@ def create_request(args: argparse.Namespace, client: DaemonClient) -> dict[str, 
         args=args.args, env=request["env"], capabilities=request["capabilities"], memory_limit=memory
     )
     request.update(args=list(argv), env=list(env), capabilities=list(caps), memory_limit=limit)
-    request["image"] = client.import_image(image.name, image.path.read_bytes())["name"]  # already verified
+    request["image"] = upload_resolved(client, image)["name"]  # already verified: no second lookup
     return request

@@ -12,7 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ocre_py.image.runnable import ResolvedImage
 
 from ocre_py.cli import exit_codes
 
@@ -257,19 +260,20 @@ def cmd_images_ls(args: argparse.Namespace) -> int:
 def upload_image(client: Any, source: str, name: str | None = None) -> dict[str, Any]:
     """Send a module to the daemon's image directory: ``source`` through the library's one resolver
     (a file, ``<workdir>/images``, or the local store), under ``name`` or its own flat name."""
-    from ocre_py.errors import InvalidInput
     from ocre_py.image.runnable import resolve_image
+
+    return upload_resolved(client, resolve_image(source, export=False), name)
+
+
+def upload_resolved(client: Any, image: ResolvedImage, name: str | None = None) -> dict[str, Any]:
+    """Send an already resolved (and verified) image, checking its name here, with a hint."""
+    from ocre_py.errors import InvalidInput
     from ocre_py.names import NAME_RULE, is_valid_name
 
-    image = resolve_image(source, export=False)
     target = name or image.name
     if not is_valid_name(target):
         raise InvalidInput.field(
-            None,
-            "image name",
-            target,
-            NAME_RULE,
-            hint="pass another name: ocre daemon images import FILE NAME",
+            None, "image name", target, NAME_RULE, hint="another name: ocre daemon images import FILE NAME"
         )
     return client.import_image(target, image.path.read_bytes())
 
