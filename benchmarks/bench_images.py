@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ocre_py.image.wasm import encode_uleb
+
 MIB = 1024 * 1024
 
 
@@ -29,22 +31,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def padded_module(size: int, seed: int = 0) -> bytes:
     """A valid (empty) wasm module grown to ``size`` bytes with a custom section of random bytes."""
     name = b"pad"
     body_len = size - 8 - 1 - 5 - 1 - len(name)
     payload = os.urandom(max(body_len, 0)) if seed == 0 else seed.to_bytes(4, "big") * (max(body_len, 0) // 4)
-    body = _uleb(len(name)) + name + payload
-    return b"\0asm\x01\0\0\0" + b"\0" + _uleb(len(body)) + body
+    body = encode_uleb(len(name)) + name + payload
+    return b"\0asm\x01\0\0\0" + b"\0" + encode_uleb(len(body)) + body
 
 
 @contextmanager

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from fuzz.report import RESULTS_DIR, write_report
+from ocre_py.image.wasm import encode_uleb
 
 REPO = Path(__file__).resolve().parents[1]
 BOARD = "mps2/an385"
@@ -56,16 +57,7 @@ def big_module(tag: int, size: int = 512 * 1024) -> bytes:
     payload = struct.pack("<Q", tag) + random.Random(tag).randbytes(size)
     name = b"ocre.pad"
     body = bytes([len(name)]) + name + payload
-    return runnable_module() + b"\0" + _uleb(len(body)) + body
-
-
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+    return runnable_module() + b"\0" + encode_uleb(len(body)) + body
 
 
 def _cli(*argv: str) -> int:

@@ -111,17 +111,10 @@ def require_program(name: str) -> str:
 def padded_module(size: int) -> bytes:
     """A valid wasm module of about ``size`` bytes: no code, a custom section of random bytes (so
     partitions cannot compress it). For storage tests that need real modules of a given size."""
-
-    def uleb(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            b, n = n & 0x7F, n >> 7
-            out.append(b | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
+    from ocre_py.image.wasm import encode_uleb
 
     payload = b"\x04pad" + os.urandom(size)
-    return b"\0asm\x01\0\0\0" + b"\x00" + uleb(len(payload)) + payload
+    return b"\0asm\x01\0\0\0" + b"\x00" + encode_uleb(len(payload)) + payload
 
 
 #: Include directories of upstream Ocre's public API in an ocre-runtime checkout.

@@ -100,28 +100,6 @@ class _R(WasmReader):
     def __init__(self, data: bytes, pos: int, end: int, source: str) -> None:
         super().__init__(data, source, pos=pos, end=end)
 
-    def const_i32(self) -> int | None:
-        """An init expression; its value if it is exactly ``i32.const N; end``, else None (skipped)."""
-        op = self.byte()
-        value = self.sleb() & 0xFFFFFFFF if op == 0x41 else None
-        if value is not None:
-            op = self.byte()
-            if op == 0x0B:
-                return value
-        while op != 0x0B:  # any other constant expression, skipped to its end
-            if op in (0x41, 0x42):
-                self.sleb()
-            elif op in (0x23, 0xD2):
-                self.uleb()
-            elif op == 0x43:
-                self.skip(4)
-            elif op == 0x44:
-                self.skip(8)
-            elif op == 0xD0:
-                self.byte()
-            op = self.byte()
-        return None
-
 
 def analyse_module(data: bytes, *, source: str = "module") -> TinyModule:
     """Parse ``data`` as far as the tiny profile needs (see :class:`TinyModule`)."""

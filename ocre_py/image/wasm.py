@@ -145,6 +145,22 @@ class WasmReader:
         except UnicodeDecodeError:
             raise self.fail("name is not UTF-8") from None
 
+    def const_i32(self) -> int | None:
+        """A constant (init) expression: its value if it is exactly ``i32.const N; end``, else None
+        (read to its ``end`` with the same immediate rules as the code scan)."""
+        op = self.byte()
+        if op == 0x41:
+            value = self.sleb() & 0xFFFFFFFF
+            op = self.byte()
+            if op == 0x0B:
+                return value
+            _skip_const_immediates(self, op)
+            op = self.byte()
+        while op != 0x0B:
+            _skip_const_immediates(self, op)
+            op = self.byte()
+        return None
+
     def limits(self) -> MemoryLimits:
         flags = self.byte()
         minimum = self.uleb()
@@ -266,6 +282,34 @@ class CodeFacts:
     proposals: frozenset[str] = frozenset()
 
 
+#: Instructions allowed in constant expressions that carry immediates (MVP, reference types).
+_CONST_OPS = frozenset([0x41, 0x42, 0x43, 0x44, 0xD0])
+
+
+def _skip_const_immediates(r: WasmReader, op: int) -> None:
+    """Skip the immediates of ``op`` as met in a constant expression (and in code)."""
+    if op in (0x41, 0x42):
+        r.sleb()
+    elif op in (0x23, 0xD2):
+        r.uleb()
+    elif op == 0x43:
+        r.skip(4)
+    elif op == 0x44:
+        r.skip(8)
+    elif op == 0xD0:
+        r.byte()
+
+
+def encode_uleb(n: int) -> bytes:
+    """``n`` as unsigned LEB128 (the shortest form): for writing sections, as tests and tools do."""
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
 def _skip_block_type(r: WasmReader) -> None:
     if r.pos < r.end and r.data[r.pos] in _BLOCK_TYPES:
         r.pos += 1
@@ -310,15 +354,10 @@ def _scan_body(r: WasmReader, used: set[str]) -> tuple[bool, int]:
         elif op in (0x3F, 0x40):
             r.uleb()
             grows = True
-        elif op in (0x41, 0x42):
-            r.sleb()
-        elif op == 0x43:
-            r.skip(4)
-        elif op == 0x44:
-            r.skip(8)
-        elif op == 0xD0:
-            r.byte()
-            used.add(REF_TYPES)
+        elif op in _CONST_OPS:
+            _skip_const_immediates(r, op)
+            if op == 0xD0:
+                used.add(REF_TYPES)
         elif op == 0xFC:
             sub = r.uleb()
             if sub not in _FC_OPS:
