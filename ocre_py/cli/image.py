@@ -152,20 +152,23 @@ def _add_tag_push_pull(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p = sub.add_parser("push", help="push an image to a registry")
     p.add_argument("ref", help="HOST[:PORT]/NAME[:TAG] (a local image of that name)")
     p.add_argument("target", nargs="?", help="push the local image REF under this registry name")
-    p.add_argument("--insecure", action="store_true", help="plain HTTP to a non-loopback registry")
     p.add_argument("--chunk-size", metavar="SIZE", help="upload in chunks of SIZE (default 5M)")
-    p.add_argument("--json", action="store_true")
+    _registry_args(p)
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("pull", help="pull an image from a registry, or a raw .wasm over HTTP")
     p.add_argument("ref", help="HOST[:PORT]/NAME[:TAG|@DIGEST], or http://HOST/PATH/x.wasm")
     p.add_argument("name", nargs="?", help="for a URL: the image name (default: last URL segment)")
-    p.add_argument("--insecure", action="store_true", help="plain HTTP to a non-loopback registry")
     p.add_argument("--require-signature", action="store_true", help="refuse unsigned or tampered images")
     p.add_argument("--key", action="append", default=[], help="trusted public key (name or .pub file)")
-    p.add_argument("--json", action="store_true")
+    _registry_args(p)
     _checks_args(p)
     p.set_defaults(func=cmd_pull)
+
+
+def _registry_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--insecure", action="store_true", help="plain HTTP to a non-loopback registry")
+    p.add_argument("--json", action="store_true")
 
 
 def _store() -> Any:
