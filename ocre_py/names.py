@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Container
+from collections.abc import Container, Iterable
 
 from ocre_py.errors import Conflict, InvalidInput
 
@@ -24,6 +24,14 @@ def check_name(name: str, *, what: str = "name") -> str:
     if not isinstance(name, str) or not is_valid_name(name):
         raise InvalidInput.field(None, what, name, NAME_RULE)
     return name
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """``did you mean 'ps'?`` for a typo of one of ``choices`` (difflib's closest), else None."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
 
 
 def generate_id(taken: Container[str], *, attempts: int = 100) -> str:

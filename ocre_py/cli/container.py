@@ -145,8 +145,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def _add_ps(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
-    p = sub.add_parser(name, help="list containers: ID, STATUS, IMAGE")
-    p.add_argument("id", nargs="?", metavar="ID", help="only this container")
+    p = sub.add_parser(name, help="list running containers (-a: all): ID, STATUS, IMAGE")
+    p.add_argument("id", nargs="?", metavar="ID", help="only this container (in any state)")
+    p.add_argument("-a", "--all", action="store_true", help="all containers, also created and stopped")
     p.add_argument("-q", "--quiet", dest="ids_only", action="store_true", help="only IDs")
     p.add_argument("-w", "--wide", action="store_true", help="add exit code, restarts, policy, age")
     p.add_argument("--json", action="store_true")
@@ -159,6 +160,8 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
     client = client_for(args)
     rows = [client.inspect(args.id)] if args.id else client.containers()
+    if not (args.id or args.all):  # Docker's habit: running (and paused, restarting) only
+        rows = [r for r in rows if r["status"] in ("RUNNING", "PAUSED") or r.get("restarting")]
     if args.json:
         print_json(rows)
     elif args.ids_only:
@@ -233,7 +236,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def _add_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
-    p = sub.add_parser(name, help="show containers in detail (JSON)")
+    p = sub.add_parser(name, help="show containers (or images of that name) in detail (JSON)")
     _ids(p)
     p.add_argument("--json", action="store_true", help="(the default; accepted for uniformity)")
     add_client_options(p)
@@ -241,10 +244,21 @@ def _add_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser], name:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from ocre_py.cli.image import image_details
     from ocre_py.cli.output import print_json
+    from ocre_py.errors import DaemonError, InvalidInput, NotFound, OcreError
 
-    client = client_for(args)
-    print_json([client.inspect(cid) for cid in args.ids])
+    client, rows = None, []
+    for ref in args.ids:
+        try:
+            client = client or client_for(args)
+            rows.append(client.inspect(ref))
+        except (NotFound, InvalidInput, DaemonError) as exc:  # Docker's habit: else an image of that name
+            try:
+                rows.append(image_details(ref))
+            except OcreError:
+                raise exc from None
+    print_json(rows)
     return exit_codes.SUCCESS
 
 

@@ -50,22 +50,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _checks_args(p)
     p.set_defaults(func=cmd_build)
 
-    p = verbs.add_parser("ls", help="list images in the local store")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_ls)
+    for verb, where in (("ls", verbs), ("images", sub)):
+        _add_ls(where, verb)
 
     p = verbs.add_parser("inspect", help="show an image's manifest and config (JSON)")
     p.add_argument("ref")
     p.set_defaults(func=cmd_inspect)
 
-    p = verbs.add_parser("rm", help="remove images (a tag, or every tag of a digest)")
-    p.add_argument("refs", nargs="+")
-    p.set_defaults(func=cmd_rm)
-
-    p = verbs.add_parser("tag", help="give an image another name")
-    p.add_argument("source")
-    p.add_argument("target")
-    p.set_defaults(func=cmd_tag)
+    for verb, where in (("rm", verbs), ("rmi", sub)):
+        _add_rm(where, verb)
 
     p = verbs.add_parser("prune", help="delete blobs no image refers to")
     p.add_argument("--json", action="store_true")
@@ -81,23 +74,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _checks_args(p)
     p.set_defaults(func=cmd_load)
 
-    p = verbs.add_parser("push", help="push an image to a registry")
-    p.add_argument("ref", help="HOST[:PORT]/NAME[:TAG] (a local image of that name)")
-    p.add_argument("target", nargs="?", help="push the local image REF under this registry name")
-    p.add_argument("--insecure", action="store_true", help="plain HTTP to a non-loopback registry")
-    p.add_argument("--chunk-size", metavar="SIZE", help="upload in chunks of SIZE (default 5M)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_push)
-
-    p = verbs.add_parser("pull", help="pull an image from a registry, or a raw .wasm over HTTP")
-    p.add_argument("ref", help="HOST[:PORT]/NAME[:TAG|@DIGEST], or http://HOST/PATH/x.wasm")
-    p.add_argument("name", nargs="?", help="for a URL: the image name (default: last URL segment)")
-    p.add_argument("--insecure", action="store_true", help="plain HTTP to a non-loopback registry")
-    p.add_argument("--require-signature", action="store_true", help="refuse unsigned or tampered images")
-    p.add_argument("--key", action="append", default=[], help="trusted public key (name or .pub file)")
-    p.add_argument("--json", action="store_true")
-    _checks_args(p)
-    p.set_defaults(func=cmd_pull)
+    for where in (verbs, sub):  # `ocre image tag|push|pull` and Docker's `ocre tag|push|pull`
+        _add_tag_push_pull(where)
 
     p = verbs.add_parser("sign", help="sign an image (cosign's format; password: $OCRE_KEY_PASSWORD)")
     p.add_argument("ref")
@@ -150,6 +128,47 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("logout", help="forget the credentials of a registry")
     p.add_argument("host")
     p.set_defaults(func=cmd_logout)
+
+
+def _add_ls(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+    p = sub.add_parser(name, help="list images in the local store")
+    p.add_argument("-q", "--quiet", dest="ids_only", action="store_true", help="only image IDs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ls)
+
+
+def _add_rm(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+    p = sub.add_parser(name, help="remove images (a tag, or every tag of a digest)")
+    p.add_argument("refs", nargs="+")
+    p.set_defaults(func=cmd_rm)
+
+
+def _add_tag_push_pull(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("tag", help="give an image another name")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.set_defaults(func=cmd_tag)
+
+    p = sub.add_parser("push", help="push an image to a registry")
+    p.add_argument("ref", help="HOST[:PORT]/NAME[:TAG] (a local image of that name)")
+    p.add_argument("target", nargs="?", help="push the local image REF under this registry name")
+    p.add_argument("--chunk-size", metavar="SIZE", help="upload in chunks of SIZE (default 5M)")
+    _registry_args(p)
+    p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("pull", help="pull an image from a registry, or a raw .wasm over HTTP")
+    p.add_argument("ref", help="HOST[:PORT]/NAME[:TAG|@DIGEST], or http://HOST/PATH/x.wasm")
+    p.add_argument("name", nargs="?", help="for a URL: the image name (default: last URL segment)")
+    p.add_argument("--require-signature", action="store_true", help="refuse unsigned or tampered images")
+    p.add_argument("--key", action="append", default=[], help="trusted public key (name or .pub file)")
+    _registry_args(p)
+    _checks_args(p)
+    p.set_defaults(func=cmd_pull)
+
+
+def _registry_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--insecure", action="store_true", help="plain HTTP to a non-loopback registry")
+    p.add_argument("--json", action="store_true")
 
 
 def _store() -> Any:
@@ -239,6 +258,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return exit_codes.SUCCESS
+    if args.ids_only:  # Docker's `images -q`: one short ID per image
+        for digest in dict.fromkeys(row["digest"].split(":", 1)[1][:12] for row in rows):
+            sys.stdout.write(f"{digest}\n")
+        return exit_codes.SUCCESS
     table = []
     for row in rows:
         for ref in row["refs"] or ["<none>:<none>"]:
@@ -250,21 +273,24 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return exit_codes.SUCCESS
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
+def image_details(ref: str) -> dict[str, Any]:
+    """What ``ocre image inspect REF`` shows (also ``ocre inspect`` of an image)."""
     import json
 
+    store = _store()
+    img = store.image(ref)
+    return {
+        **_image_row(img),
+        "manifest": json.loads(store.read_blob(img.digest)),
+        "config": img.config,
+        "signatures": store.signatures(img.digest),
+    }
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
     from ocre_py.cli.output import print_json
 
-    store = _store()
-    img = store.image(args.ref)
-    print_json(
-        {
-            **_image_row(img),
-            "manifest": json.loads(store.read_blob(img.digest)),
-            "config": img.config,
-            "signatures": store.signatures(img.digest),
-        }
-    )
+    print_json(image_details(args.ref))
     return exit_codes.SUCCESS
 
 

@@ -43,7 +43,18 @@ class _ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line errors: ``ocre: error: <message>`` and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(exit_codes.USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(exit_codes.USAGE, f"{self.prog}: error: {_suggest(message)}\n")
+
+
+def _suggest(message: str) -> str:
+    """argparse's ``invalid choice: 'pss' (choose from ...)`` → ``... (did you mean 'ps'?)``."""
+    import re
+
+    from ocre_py.names import did_you_mean
+
+    m = re.search(r"invalid choice: '([^']*)' (\(choose from (.*)\))$", message)
+    hint = did_you_mean(m.group(1), re.findall(r"'([^']*)'", m.group(3))) if m else None
+    return f"{message[: m.start(2)]}({hint})" if m and hint else message
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -54,6 +65,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show debug logs and full tracebacks")
     parser.add_argument("-q", "--quiet", action="store_true", help="only show errors")
+    parser.add_argument("--version", action="store_true", help="show the version and exit")
+    parser.add_argument(
+        "-H", "--host", dest="global_host", metavar="ADDR", help="daemon address for the verb (as its -H)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     for name in (only,) if only else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -84,15 +99,37 @@ def _error(message: str, hint: str | None = None) -> None:
         sys.stderr.write(f"ocre: hint: {_one_line(hint)}\n")
 
 
+def _verb(argv: Sequence[str]) -> str | None:
+    """The verb: the first word that is not an option or the value of a global ``-H``."""
+    words = iter(argv)
+    for word in words:
+        if word in ("-H", "--host"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``ocre`` command and return its exit code (never raises, never exits)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    verb = next((a for a in argv if not a.startswith("-")), None)
+    verb = _verb(argv)
     parser = build_parser(FAST_VERBS.get(verb or ""))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help or a usage error
         return int(exc.code or 0)
+    if args.version:
+        from ocre_py.cli.version import version_info
+
+        info = version_info()
+        sys.stdout.write(f"Ocre version {info['version']}, commit {info['commit']}\n")
+        return exit_codes.SUCCESS
+    if args.global_host:  # `ocre -H ADDR VERB` is `ocre VERB -H ADDR` (Docker's habit)
+        if not hasattr(args, "host"):
+            _error(f"-H/--host before '{verb}': that verb does not talk to a daemon")
+            return exit_codes.USAGE
+        args.host = args.host or args.global_host
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return exit_codes.USAGE

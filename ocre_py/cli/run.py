@@ -27,7 +27,7 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], nam
     """The one ``run`` parser, for ``ocre run`` and ``ocre container run``."""
     p = sub.add_parser(name, help="run a container (attached here, or -d under the daemon)")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background under the daemon")
-    p.add_argument("--rm", action="store_true", help="also delete the container's data directory at exit")
+    p.add_argument("--rm", action="store_true", help="remove the container (and its data) when it exits")
     add_daemon_container_options(p)  # -H, --token, --restart, -l (with -d)
     add_container_options(p)
     p.set_defaults(func=cmd_run)
@@ -63,10 +63,6 @@ def build_spec(args: argparse.Namespace, *, detached: bool = False) -> Container
 
 def run_detached(args: argparse.Namespace) -> int:
     """``ocre run -d``: create and start under the daemon, print the ID (upstream's output)."""
-    from ocre_py.errors import InvalidInput
-
-    if getattr(args, "rm", False):
-        raise InvalidInput("--rm cannot be combined with -d", hint="remove it later with 'ocre rm ID'")
     client = client_for(args)
     info = client.create(create_request(args, client), start=True)
     sys.stdout.write(f"{info['id']}\n")

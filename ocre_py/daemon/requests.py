@@ -30,6 +30,7 @@ _FIELDS = {
     "labels",
     "restart",
     "runtime",
+    "auto_remove",
 }
 
 
@@ -76,6 +77,12 @@ def normalize(data: object) -> dict[str, Any]:
     labels = data.get("labels") or {}
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
         raise InvalidInput.field(None, "labels", labels, "an object of string values")
+    restart = str(RestartPolicy.parse(data.get("restart")))
+    auto_remove = data.get("auto_remove", False)
+    if not isinstance(auto_remove, bool):
+        raise InvalidInput.field(None, "auto_remove", auto_remove, "true or false")
+    if auto_remove and restart != "no":
+        raise InvalidInput.field(None, "restart policy", restart, "'no' with --rm (removed when it exits)")
     return {
         "image": image,
         "name": name,
@@ -84,8 +91,9 @@ def normalize(data: object) -> dict[str, Any]:
         "timeout": _positive(data, "timeout", float),
         "cpu_budget": _positive(data, "cpu_budget", float),
         "labels": {str(k): v for k, v in labels.items()},
-        "restart": str(RestartPolicy.parse(data.get("restart"))),
+        "restart": restart,
         "runtime": runtime,
+        "auto_remove": auto_remove,
     }
 
 
@@ -126,6 +134,7 @@ def create_request(
     restart: str | None = None,
     labels: Sequence[str] = (),
     runtime: str | None = None,
+    auto_remove: bool = False,
 ) -> dict[str, Any]:
     """A create request from the options as users type them (``ocre run -d``, ``create``, a deploy
     to the daemon): the one builder, so every client sends the same fields. Syntax is checked here,
@@ -152,4 +161,5 @@ def create_request(
         "restart": str(RestartPolicy.parse(restart)),
         "labels": label_map,
         "runtime": runtime,
+        "auto_remove": auto_remove,
     }

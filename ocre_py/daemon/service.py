@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocre_py.daemon import requests
+from ocre_py.daemon import autoremove, requests
 from ocre_py.daemon.logs import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, ContainerLog
 from ocre_py.daemon.policy import STABLE_RUN, RestartPolicy, backoff
 from ocre_py.daemon.procstat import rss_bytes
@@ -266,7 +266,7 @@ class Daemon:
         with entry.op_lock:
             c = entry.container
             if c is not None and not force and (state := self.runtime.status(cid)) not in _REMOVABLE:
-                raise Conflict(f"container {cid} is {state.name.lower()}; stop it before removing it")
+                raise Conflict(f"container {cid} is {state.name.lower()}; stop it before removing it (or -f)")
             self._cancel_restart(entry)
             with entry.lock:
                 entry.record.removing = True
@@ -448,6 +448,8 @@ class Daemon:
             timer.daemon = True
             entry.restart_timer = timer
             timer.start()
+        elif rec.request.get("auto_remove") and not self._shutting_down:
+            autoremove.remove_after_exit(self, container)
 
     def _policy_restart(self, entry: _Entry) -> None:
         me = threading.current_thread()

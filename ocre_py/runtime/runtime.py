@@ -131,6 +131,7 @@ class Runtime:
         if runtime is not None and runtime not in RUNTIMES:
             raise InvalidInput.field(None, "runtime", runtime, f"one of {', '.join(RUNTIMES)}")
         spec = spec.validated()
+        spec.make_mount_dirs()
         module_path = spec.module_path or self.images_dir / spec.image
         epochs = self.interruptible or bool(spec.timeout or spec.cpu_budget)
         engine = new_engine(interruptible=epochs)

@@ -32,9 +32,9 @@ class Mount:
     @classmethod
     def parse(cls, text: str) -> Mount:
         host, sep, guest = text.partition(":")
-        if not sep or not host.startswith("/") or not guest.startswith("/") or guest == "/":
+        if not sep or not host.startswith("/") or not guest.startswith("/"):
             raise InvalidInput.field(
-                None, "mount", text, "HOST:GUEST with absolute paths, GUEST not '/' (e.g. /srv/data:/data)"
+                None, "mount", text, "HOST:GUEST with absolute paths (e.g. /srv/data:/data)"
             )
         return cls(Path(host), guest)
 
@@ -93,9 +93,25 @@ class ContainerSpec:
         for mount in self.mounts:
             if not isinstance(mount, Mount):
                 raise InvalidInput.field(None, "mount", mount, "a Mount (use Mount.parse)")
-            if not mount.host.is_dir():
-                raise InvalidInput.field(None, "mount", str(mount), "an existing host directory before ':'")
+            if mount.host.exists() and not mount.host.is_dir():
+                raise InvalidInput.field(
+                    None, "mount", str(mount), "a host directory before ':' (not a file)"
+                )
+            if mount.guest == "/" and CAP_FILESYSTEM in self.capabilities:
+                raise InvalidInput.field(
+                    None, "mount", str(mount), "a GUEST other than '/' with -k filesystem (it owns '/'; D10)"
+                )
         for what, value in (("memory limit", self.memory_limit), ("timeout", self.timeout)):
             if value is not None and value <= 0:
                 raise InvalidInput.field(None, what, value, "a positive value")
         return self
+
+    def make_mount_dirs(self) -> None:
+        """Create the mounts' missing host directories, as Docker does for ``-v``."""
+        for mount in self.mounts:
+            try:
+                mount.host.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InvalidInput.field(
+                    None, "mount", str(mount), f"a host directory that can be created ({exc.strerror})"
+                ) from None

@@ -97,7 +97,18 @@ def test_cli_monitor_over_pty(zephyr_cli, tmp_path: Path) -> None:
     master, port = _pty()
     _feed(master, [b"line one\n", b"ready\n"], delay=0.5)
     r = zephyr_cli(
-        "monitor", port, "-b", "115200", "--exit-on", "ready", "--timeout", "10", "--log", tmp_path / "l"
+        "monitor",
+        port,
+        "-b",
+        "nucleo_u585",
+        "--baud",
+        "115200",
+        "--exit-on",
+        "ready",
+        "--timeout",
+        "10",
+        "--log",
+        tmp_path / "l",
     )
     os.close(master)
     assert r.code == 0, r.err
@@ -134,7 +145,21 @@ def test_port_detection_prefers_probes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(list_ports, "comports", lambda: ports)
     assert monitor.detect_ports() == ["/dev/ttyACM0", "/dev/ttyUSB0"]
     assert monitor.choose_port(None) == "/dev/ttyACM0"
-    assert monitor.choose_port("/dev/ttyX") == "/dev/ttyX"
+    assert monitor.choose_port("/dev/null") == "/dev/null"
+    assert monitor.choose_port("rfc2217://board:2217") == "rfc2217://board:2217", "URLs are not paths"
+    with pytest.raises(NotFound, match="serial port /dev/ttyX does not exist"):
+        monitor.choose_port("/dev/ttyX")
     monkeypatch.setattr(list_ports, "comports", lambda: [ports[0]])
     with pytest.raises(NotFound, match="no serial port found"):
         monitor.choose_port(None)
+
+
+def test_cli_monitor_missing_port_fails_fast_in_one_line(zephyr_cli) -> None:
+    r = zephyr_cli("monitor", "/dev/ttyNOPE", "--exit-on", "ready")
+    assert r.code == 1 and r.err.startswith("ocre: error: serial port /dev/ttyNOPE does not exist\n"), r.err
+
+
+def test_cli_monitor_b_is_the_board(zephyr_cli) -> None:
+    r = zephyr_cli("monitor", "-b", "nucleo_u58", "/dev/ttyNOPE")
+    assert r.code == 1 and "unknown board 'nucleo_u58' (did you mean 'nucleo_u585'?)" in r.err, r.err
+    assert zephyr_cli("monitor", "--baud", "fast").code == 2

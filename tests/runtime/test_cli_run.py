@@ -95,7 +95,7 @@ def test_filesystem_and_mount_from_the_command_line(tmp_path: Path, examples) ->
         (lambda d, h: ("run", d / "notes.txt"), "not a WebAssembly module"),
         (lambda d, h: ("run", d / "broken.wasm"), "malformed WebAssembly module"),
         (lambda d, h: ("run", "-v", "relative:/data", h), "mount 'relative:/data'"),
-        (lambda d, h: ("run", "-v", f"{d}/nope:/data", h), "existing host directory"),
+        (lambda d, h: ("run", "-v", f"{d}/notes.txt:/data", h), "a host directory before ':'"),
         (lambda d, h: ("run", "-n", "Bad/Name", h), "container ID 'Bad/Name'"),
         (lambda d, h: ("run", "-k", "root", h), "capability 'root'"),
         (lambda d, h: ("run", "--memory", "lots", h), "--memory 'lots'"),
@@ -104,7 +104,7 @@ def test_filesystem_and_mount_from_the_command_line(tmp_path: Path, examples) ->
         (lambda d, h: ("build", d / "nope.c", "-o", d / "x.wasm"), "source file"),
         (lambda d, h: ("build", h, "-o", d / "x.wasm", "--memory-max", "1000"), "--memory-max 1000"),
     ],
-    ids=["missing", "not-wasm", "malformed", "relative-mount", "missing-mount-dir", "bad-name",
+    ids=["missing", "not-wasm", "malformed", "relative-mount", "file-mount", "bad-name",
          "unknown-cap", "bad-size", "bad-runtime", "unknown-image", "missing-source", "bad-pages"],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, examples, make_args, message: str) -> None:

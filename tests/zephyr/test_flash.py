@@ -65,3 +65,33 @@ def test_real_pyocd_without_probe_returns_quickly(tmp_path: Path):
 def test_board_without_pyocd_target_needs_one(tmp_path: Path):
     with pytest.raises(InvalidInput, match="no pyocd target for mps2/an385: pass --target"):
         flash_with_pyocd(FlashRequest(build_dir=tmp_path, use_pyocd=True), get_board("mps2/an385"))
+
+
+@pytest.mark.parametrize("kind", ["hex", "elf", "bin"])
+def test_west_flash_file_options_like_west_flash(ocre_cli, tmp_path: Path, kind: str):
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "CMakeCache.txt").write_text("CACHED_BOARD:STRING=nucleo_u585\n")
+    r = ocre_cli("zephyr", "flash", "-d", build, f"--{kind}-file", "fw.img", "--dry-run", "--json")
+    assert r.code == 0, r.err
+    assert __import__("json").loads(r.out)["command"][-2:] == [f"--{kind}-file", "fw.img"]
+    r = ocre_cli("zephyr", "flash", "--hex-file", "a.hex", "--file", "b.hex")
+    assert r.code == 2 and "give one of --file, --hex-file" in r.err
+
+
+@pytest.mark.parametrize("pyocd", [(), ("--pyocd",)])
+def test_flash_of_an_empty_build_dir_says_nothing_built(ocre_cli, tmp_path: Path, pyocd: tuple[str, ...]):
+    (tmp_path / "build").mkdir()
+    r = ocre_cli("zephyr", "flash", "-d", tmp_path / "build", *pyocd)
+    assert r.code == 1 and r.err.splitlines()[0].startswith(
+        f"ocre: error: nothing built in {tmp_path / 'build'}"
+    )
+    assert "Zephyr tree" not in r.err and "hint: build first: west ocre build -b BOARD" in r.err
+
+
+def test_unknown_board_suggests_the_closest():
+    from ocre_py.errors import NotFound
+    from ocre_py.zephyr.board.database import lookup_board
+
+    with pytest.raises(NotFound, match=r"unknown board 'nucleo_u58' \(did you mean 'nucleo_u585'\?\)"):
+        lookup_board("nucleo_u58")

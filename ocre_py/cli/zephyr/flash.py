@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("-r", "--runner", help="west flash runner (default: the board's first runner)")
     p.add_argument("--domain", help="sysbuild domain")
     p.add_argument("--skip-rebuild", action="store_true", help="do not rebuild before flashing")
-    p.add_argument("--file", help="hex/bin/elf to flash instead of the build's")
+    p.add_argument("--file", help="hex/bin/elf to flash instead of the build's (kind from the suffix)")
+    for kind in ("hex", "elf", "bin"):  # west flash's spellings
+        p.add_argument(f"--{kind}-file", metavar="FILE", help=f"a .{kind} to flash (as 'west flash')")
     p.add_argument("--pyocd", action="store_true", help="program through pyocd directly")
     p.add_argument("--target", help="pyocd target (default: the board's)")
     p.add_argument("--pack", help="CMSIS pack file for pyocd (e.g. Keil.STM32U5xx_DFP.pack)")
@@ -40,6 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from ocre_py.zephyr.deploy.west_flash import FlashRequest, flash
     from ocre_py.zephyr.project.workspace import context_from_args
 
+    given = [(k, f) for k in ("hex", "elf", "bin") if (f := getattr(args, f"{k}_file"))]
+    if len(given) + bool(args.file) > 1:
+        from ocre_py.errors import InvalidInput
+
+        raise InvalidInput("give one of --file, --hex-file, --elf-file, --bin-file")
+    kind, file = given[0] if given else (None, args.file)
     request = FlashRequest(
         build_dir=Path(args.build_dir),
         runner=args.runner,
@@ -47,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         pyocd_target=args.target,
         pack=args.pack,
         probe=args.probe,
-        file=Path(args.file) if args.file else None,
+        file=Path(file) if file else None,
+        file_kind=kind,
         address=int(args.address, 0) if args.address else None,
         domain=args.domain,
         skip_rebuild=args.skip_rebuild,

@@ -16,7 +16,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Show a board's serial console; Ctrl-C ends it.",
     )
     p.add_argument("port", nargs="?", metavar="PORT", help="serial port (default: auto-detect)")
-    p.add_argument("-b", "--baud", type=int, default=115200, metavar="BAUD", help="baud rate (115200)")
+    p.add_argument(
+        "-b", "--board", metavar="BOARD", help="the board on the port (checked against the database)"
+    )
+    p.add_argument("--baud", type=int, default=115200, metavar="BAUD", help="baud rate (115200)")
     p.add_argument("-t", "--timestamps", action="store_true", help="prefix each line with the time")
     p.add_argument("--log", type=Path, metavar="FILE", help="also append the console to FILE")
     p.add_argument("--exit-on", metavar="REGEX", help="exit 0 when a line matches")
@@ -30,7 +33,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_monitor(args: argparse.Namespace) -> int:
     from ocre_py.cli.output import print_json
     from ocre_py.units import parse_duration
+    from ocre_py.zephyr.board.database import lookup_board
     from ocre_py.zephyr.emulate.monitor import Monitor, choose_port, detect_ports
+
+    if args.board:  # `-b` is the board everywhere (west's habit); an unknown one fails with a guess
+        lookup_board(args.board)
 
     if args.list_ports:
         ports = detect_ports()

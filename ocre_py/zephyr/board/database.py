@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import BoardError, NotFound
+from ocre_py.names import did_you_mean
 from ocre_py.zephyr.board.yaml_schema import load_yaml, validate
 
 log = logging.getLogger(__name__)
@@ -172,8 +173,9 @@ def get_board(name: str) -> Board:
     try:
         return boards[name]
     except KeyError:
+        guess = did_you_mean(name, boards)
         raise NotFound(
-            f"unknown board '{name}': expected one of {', '.join(boards)}",
+            f"unknown board '{name}'{f' ({guess})' if guess else ''}: expected one of {', '.join(boards)}",
             hint="'west ocre boards' lists them with their flash, RAM and runners",
         ) from None
 

@@ -36,6 +36,7 @@ class FlashRequest:
     pack: str | None = None
     probe: str | None = None  # pyocd unique id
     file: Path | None = None  # explicit hex/bin/elf
+    file_kind: str | None = None  # "hex", "elf" or "bin" (--hex-file…); default: the file's suffix
     address: int | None = None  # for a .bin
     domain: str | None = None
     skip_rebuild: bool = False
@@ -72,7 +73,8 @@ def west_flash_command(request: FlashRequest, board: Board | None) -> list[str]:
     if request.skip_rebuild:
         cmd.append("--skip-rebuild")
     if request.file:
-        flag = {".hex": "--hex-file", ".bin": "--bin-file", ".elf": "--elf-file"}.get(request.file.suffix)
+        kind = request.file_kind or request.file.suffix.lstrip(".")
+        flag = {"hex": "--hex-file", "bin": "--bin-file", "elf": "--elf-file"}.get(kind)
         if not flag:
             raise InvalidInput.field(None, "--file", str(request.file), "a .hex, .bin or .elf file")
         cmd += [flag, str(request.file)]
@@ -85,7 +87,11 @@ def pick_image(build_dir: Path) -> Path:
         p = build_dir / "zephyr" / name
         if p.is_file():
             return p
-    raise NotFound(f"no zephyr.hex/.elf/.bin in {build_dir / 'zephyr'}", hint="build first: west ocre build")
+    raise _nothing_built(build_dir, f"no zephyr.hex/.elf/.bin in {build_dir / 'zephyr'}")
+
+
+def _nothing_built(build_dir: Path, what: str) -> NotFound:
+    return NotFound(f"nothing built in {build_dir}: {what}", hint="build first: west ocre build -b BOARD")
 
 
 def flash_with_pyocd(
@@ -124,7 +130,7 @@ def flash_with_pyocd(
         fraction = None if progress is None else (lambda f: progress(int(f * 1000), 1000))  # pyocd: 0..1
         programmer = FileProgrammer(session, progress=fraction, chip_erase="sector", smart_flash=True)
         kwargs: dict[str, Any] = {}
-        if image.suffix == ".bin":
+        if (request.file_kind if request.file else None) == "bin" or image.suffix == ".bin":
             kwargs["base_address"] = (
                 request.address if request.address is not None else board.flash.base if board else 0
             )
@@ -139,15 +145,17 @@ def flash(
     run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run,
 ) -> FlashResult:
     board = board_of_build(request.build_dir)
+    if request.use_pyocd and not (request.file or board or request.pyocd_target):
+        pick_image(request.build_dir)  # an empty build dir says "nothing built", not "no target"
     if request.use_pyocd:
         return flash_with_pyocd(request, board)
     cmd = west_flash_command(request, board)
     result = FlashResult(method="west flash", command=cmd)
     if request.dry_run:
         return result
+    if not (request.build_dir / "CMakeCache.txt").is_file():  # before the tree: the likelier mistake
+        raise _nothing_built(request.build_dir, "no CMakeCache.txt")
     zephyr_base = ctx.require_zephyr()
-    if not (request.build_dir / "CMakeCache.txt").is_file():
-        raise NotFound(f"{request.build_dir} is not a build directory", hint="build first: west ocre build")
     log.info("running: %s", shlex.join(cmd))
     run(cmd, env=dict(os.environ, ZEPHYR_BASE=str(zephyr_base)), check=True)
     return result

@@ -59,7 +59,10 @@ def detect_ports() -> list[str]:
 
 
 def choose_port(port: str | None) -> str:
+    """``port``, checked to exist when it is a device path (fail fast), else the best detected one."""
     if port:
+        if port.startswith("/") and not Path(port).exists():
+            raise NotFound(f"serial port {port} does not exist", hint="'--list-ports' lists candidates")
         return port
     ports = detect_ports()
     if not ports:
