@@ -27,8 +27,8 @@ from ocre_py.runtime.host_api import OcreEnv, define_unresolved
 from ocre_py.runtime.session import Session
 from ocre_py.runtime.sockets import AddrPool
 from ocre_py.runtime.spec import CAP_FILESYSTEM, CAP_NETWORKING, CAP_SHARED_HEAP, ContainerSpec
-from ocre_py.runtime.wasi_net import WasiNet
 from ocre_py.runtime.state import EXIT_CPU_BUDGET, EXIT_KILLED, EXIT_TIMEOUT, EXIT_TRAPPED, ContainerState
+from ocre_py.runtime.wasi_net import WasiNet
 
 log = logging.getLogger(__name__)
 PAGE = 65536

@@ -14,20 +14,21 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TypeVar
 
 from ocre_py.runtime.spec import parse_addr_pool
 
 # WASI errno values in the order of wasi_snapshot_preview1's ``errno`` enum (0 = success).
-_WASI_ERRNO_NAMES = (
-    "SUCCESS E2BIG EACCES EADDRINUSE EADDRNOTAVAIL EAFNOSUPPORT EAGAIN EALREADY EBADF EBADMSG EBUSY "
-    "ECANCELED ECHILD ECONNABORTED ECONNREFUSED ECONNRESET EDEADLK EDESTADDRREQ EDOM EDQUOT EEXIST "
-    "EFAULT EFBIG EHOSTUNREACH EIDRM EILSEQ EINPROGRESS EINTR EINVAL EIO EISCONN EISDIR ELOOP EMFILE "
-    "EMLINK EMSGSIZE EMULTIHOP ENAMETOOLONG ENETDOWN ENETRESET ENETUNREACH ENFILE ENOBUFS ENODEV "
-    "ENOENT ENOEXEC ENOLCK ENOLINK ENOMEM ENOMSG ENOPROTOOPT ENOSPC ENOSYS ENOTCONN ENOTDIR ENOTEMPTY "
-    "ENOTRECOVERABLE ENOTSOCK ENOTSUP ENOTTY ENXIO EOVERFLOW EOWNERDEAD EPERM EPIPE EPROTO "
-    "EPROTONOSUPPORT EPROTOTYPE ERANGE EROFS ESPIPE ESRCH ESTALE ETIMEDOUT ETXTBSY EXDEV ENOTCAPABLE"
-).split()
+_WASI_ERRNO_NAMES = """
+SUCCESS E2BIG EACCES EADDRINUSE EADDRNOTAVAIL EAFNOSUPPORT EAGAIN EALREADY EBADF EBADMSG EBUSY
+ECANCELED ECHILD ECONNABORTED ECONNREFUSED ECONNRESET EDEADLK EDESTADDRREQ EDOM EDQUOT EEXIST
+EFAULT EFBIG EHOSTUNREACH EIDRM EILSEQ EINPROGRESS EINTR EINVAL EIO EISCONN EISDIR ELOOP EMFILE
+EMLINK EMSGSIZE EMULTIHOP ENAMETOOLONG ENETDOWN ENETRESET ENETUNREACH ENFILE ENOBUFS ENODEV
+ENOENT ENOEXEC ENOLCK ENOLINK ENOMEM ENOMSG ENOPROTOOPT ENOSPC ENOSYS ENOTCONN ENOTDIR ENOTEMPTY
+ENOTRECOVERABLE ENOTSOCK ENOTSUP ENOTTY ENXIO EOVERFLOW EOWNERDEAD EPERM EPIPE EPROTO
+EPROTONOSUPPORT EPROTOTYPE ERANGE EROFS ESPIPE ESRCH ESTALE ETIMEDOUT ETXTBSY EXDEV ENOTCAPABLE
+""".split()  # noqa: SIM905  (the enum's order, readable as a block)
 WASI_ERRNO = {name: i for i, name in enumerate(_WASI_ERRNO_NAMES)}
 ESUCCESS = 0
 EACCES, EAGAIN, EBADF = WASI_ERRNO["EACCES"], WASI_ERRNO["EAGAIN"], WASI_ERRNO["EBADF"]
@@ -49,6 +50,7 @@ IPV4, IPV6 = 0, 1  # __wasi_addr_type_t
 INET4, INET6, INET_UNSPEC = 0, 1, 2  # __wasi_address_family_t
 SOCKET_ANY, SOCKET_DGRAM, SOCKET_STREAM = -1, 0, 1  # __wasi_sock_type_t
 
+_T = TypeVar("_T")
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -117,7 +119,7 @@ def decode_addr_ip(data: bytes) -> IpAddress | None:
 
 
 def resolve(host: str, service: str, hints: bytes) -> tuple[int, list[tuple[bytes, int]]]:
-    """WAMR's ``os_socket_addr_resolve``: (errno, [(__wasi_addr_t, socket type)]), TCP/UDP over IPv4/6 only."""
+    """WAMR's ``os_socket_addr_resolve``: (errno, [(__wasi_addr_t, socket type)]), TCP/UDP over IP only."""
     sock_type, family, enabled = struct.unpack_from("<iiB", hints)
     kwargs: dict[str, int] = {}
     if enabled and family != INET_UNSPEC:
@@ -125,10 +127,10 @@ def resolve(host: str, service: str, hints: bytes) -> tuple[int, list[tuple[byte
     if enabled and sock_type != SOCKET_ANY:
         kwargs["type"] = socket.SOCK_STREAM if sock_type == SOCKET_STREAM else socket.SOCK_DGRAM
     try:
-        infos = socket.getaddrinfo(host, service or None, **kwargs)  # type: ignore[arg-type]
+        infos = socket.getaddrinfo(host, service or None, **kwargs)
     except socket.gaierror as exc:
         code = {socket.EAI_AGAIN: "EAGAIN", socket.EAI_FAIL: "EFAULT", socket.EAI_MEMORY: "ENOMEM"}
-        return WASI_ERRNO[code.get(exc.errno, "EINVAL")], []
+        return WASI_ERRNO[code.get(exc.errno or 0, "EINVAL")], []
     except (OSError, UnicodeError):
         return EINVAL, []
     out = []
@@ -150,7 +152,6 @@ class HostSocket:
     recv_timeout_us: int = 0  # 0 = wait forever (SO_RCVTIMEO semantics)
     send_timeout_us: int = 0
     bound: bool = False
-    flags: int = field(default=0)
 
 
 class SocketTable:
@@ -208,7 +209,7 @@ class SocketTable:
             if r or w:
                 return True
 
-    def _blocking(self, hs: HostSocket, write: bool, op: Callable[[], object], timeout_us: int = 0) -> object:
+    def _blocking(self, hs: HostSocket, write: bool, op: Callable[[], _T], timeout_us: int = 0) -> _T:
         """Run a non-blocking ``op`` as the guest's blocking call would behave; OSError on failure."""
         while True:
             try:
@@ -276,7 +277,7 @@ class SocketTable:
         if hs is None:
             return EBADF, 0
         try:
-            conn, _ = self._blocking(hs, False, hs.sock.accept, hs.recv_timeout_us)  # type: ignore[misc]
+            conn, _ = self._blocking(hs, False, hs.sock.accept, hs.recv_timeout_us)
         except OSError as exc:
             return wasi_errno(exc), 0
         return self._insert(conn, True)
@@ -314,7 +315,7 @@ class SocketTable:
         if hs is None:
             return EBADF, b"", b""
         try:
-            data, src = self._blocking(hs, False, lambda: hs.sock.recvfrom(size), hs.recv_timeout_us)  # type: ignore[misc]
+            data, src = self._blocking(hs, False, lambda: hs.sock.recvfrom(size), hs.recv_timeout_us)
         except OSError as exc:
             return wasi_errno(exc), b"", b""
         return ESUCCESS, data, encode_addr(src) if want_from and src else b""
@@ -334,7 +335,7 @@ class SocketTable:
             return hs.sock.sendto(data, flags, target) if target else hs.sock.send(data, flags)
 
         try:
-            return ESUCCESS, int(self._blocking(hs, True, op, hs.send_timeout_us))  # type: ignore[arg-type]
+            return ESUCCESS, self._blocking(hs, True, op, hs.send_timeout_us)
         except OSError as exc:
             return wasi_errno(exc), 0
 

@@ -116,7 +116,9 @@ class ContainerSpec:
         check_capabilities(self.capabilities)
         if self.addr_pool:
             if CAP_NETWORKING not in self.capabilities:
-                raise InvalidInput(f"address pool {','.join(self.addr_pool)} given without the networking capability")
+                raise InvalidInput(
+                    f"address pool {','.join(self.addr_pool)} given without the networking capability"
+                )
             parse_addr_pool(self.addr_pool)
         for mount in self.mounts:
             if not isinstance(mount, Mount):

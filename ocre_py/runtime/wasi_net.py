@@ -114,7 +114,9 @@ class WasiNet:
         self._checkpoint: Callable[[], None] = lambda: None
 
     # ---- create time -------------------------------------------------------------------------
-    def define(self, linker: wasmtime.Linker, engine: wasmtime.Engine, imports: tuple[tuple[str, str], ...]) -> bool:
+    def define(
+        self, linker: wasmtime.Linker, engine: wasmtime.Engine, imports: tuple[tuple[str, str], ...]
+    ) -> bool:
         """Define the extension and shadow WASI's fd functions; False (nothing defined) for a module
         that does not import the extension."""
         if not uses_sockets(imports):
@@ -156,7 +158,7 @@ class WasiNet:
                 original = self._wasi_linker.get(store, WASI, name)
                 assert isinstance(original, wasmtime.Func)
                 originals.append(original)
-            shim = wasmtime.Instance(store, self._shim, originals)  # type: ignore[arg-type]
+            shim = wasmtime.Instance(store, self._shim, originals)
             exports = shim.exports(store)
             for name in self._shadowed:
                 func = exports[name]
@@ -259,7 +261,9 @@ class WasiNet:
             self._put(caller, fd_new, "<I", new)
         return err
 
-    def _sock_recv(self, caller: wasmtime.Caller, fd: int, iovs: int, n: int, flags: int, nread: int, roflags: int) -> int:
+    def _sock_recv(
+        self, caller: wasmtime.Caller, fd: int, iovs: int, n: int, flags: int, nread: int, roflags: int
+    ) -> int:
         if fd not in self._t():
             return self._forward("sock_recv", caller, fd, iovs, n, flags, nread, roflags)
         if not self._ok(caller, roflags, 2):
@@ -341,7 +345,8 @@ class WasiNet:
         deadline = min(clocks.values()) if clocks else None
         while True:
             events = []
-            readers, writers = [], []
+            readers: list[Any] = []
+            writers: list[Any] = []
             for sub, tag, fd in zip(subs, tags, fds, strict=True):
                 hs = table.get(fd) if tag != EVENTTYPE_CLOCK else None
                 if tag != EVENTTYPE_CLOCK and hs is None:
@@ -413,7 +418,9 @@ class WasiNet:
         name = host_b.decode("utf-8", "replace")
         if not self.pool.may_resolve(name):
             return S.EACCES
-        err, found = S.resolve(name, service_b.decode("utf-8", "replace"), mem.read(caller, hints, S.HINTS_SIZE))
+        err, found = S.resolve(
+            name, service_b.decode("utf-8", "replace"), mem.read(caller, hints, S.HINTS_SIZE)
+        )
         if err:
             return err
         self._put(caller, max_out, "<I", len(found))
@@ -422,10 +429,14 @@ class WasiNet:
             mem.write(caller, info, data)
         return S.ESUCCESS
 
-    def _sock_send_to(self, caller: wasmtime.Caller, fd: int, iovs: int, n: int, flags: int, dest: int, nsent: int) -> int:
+    def _sock_send_to(
+        self, caller: wasmtime.Caller, fd: int, iovs: int, n: int, flags: int, dest: int, nsent: int
+    ) -> int:
         return self._send(caller, fd, iovs, n, nsent, dest)
 
-    def _sock_recv_from(self, caller: wasmtime.Caller, fd: int, iovs: int, n: int, flags: int, src: int, nread: int) -> int:
+    def _sock_recv_from(
+        self, caller: wasmtime.Caller, fd: int, iovs: int, n: int, flags: int, src: int, nread: int
+    ) -> int:
         if src == 0:
             return S.EINVAL
         return self._recv(caller, fd, iovs, n, nread, src)
@@ -446,7 +457,9 @@ class WasiNet:
         if hs is None:
             return S.EBADF, 0
         try:
-            return S.ESUCCESS, hs.sock.getsockopt(level, opt, size) if size else hs.sock.getsockopt(level, opt)
+            return S.ESUCCESS, hs.sock.getsockopt(level, opt, size) if size else hs.sock.getsockopt(
+                level, opt
+            )
         except OSError as exc:
             return S.wasi_errno(exc), 0
 
@@ -468,7 +481,9 @@ class WasiNet:
                 return S.EINVAL
             err, value = self._getsockopt(fd, level, opt)
             if not err:
-                self._put(caller, ptr, "<B" if size == 1 else "<I", int(bool(value)) if kind == "bool" else value)
+                self._put(
+                    caller, ptr, "<B" if size == 1 else "<I", int(bool(value)) if kind == "bool" else value
+                )
             return err
 
         return get_option
@@ -537,13 +552,19 @@ class WasiNet:
         if ip is None:
             return S.EINVAL
         if ip.version == 4:
-            return self._setsockopt(fd, _IP, 35 if add else 36, ip.packed + struct.pack("=I", interface & 0xFFFFFFFF))
-        return self._setsockopt(fd, _IP6, 20 if add else 21, ip.packed + struct.pack("=I", interface & 0xFFFFFFFF))
+            return self._setsockopt(
+                fd, _IP, 35 if add else 36, ip.packed + struct.pack("=I", interface & 0xFFFFFFFF)
+            )
+        return self._setsockopt(
+            fd, _IP6, 20 if add else 21, ip.packed + struct.pack("=I", interface & 0xFFFFFFFF)
+        )
 
     def _sock_set_ip_add_membership(self, caller: wasmtime.Caller, fd: int, addr: int, interface: int) -> int:
         return self._membership(caller, fd, addr, interface, True)
 
-    def _sock_set_ip_drop_membership(self, caller: wasmtime.Caller, fd: int, addr: int, interface: int) -> int:
+    def _sock_set_ip_drop_membership(
+        self, caller: wasmtime.Caller, fd: int, addr: int, interface: int
+    ) -> int:
         return self._membership(caller, fd, addr, interface, False)
 
 

@@ -150,7 +150,9 @@ def test_without_the_capability_calls_answer_eacces(
     assert resolved.values()["resolve"] == str(EACCES)
 
 
-def test_addr_pool_refuses_addresses_outside_it(net: Path, start: Callable[..., Run], runtime: Runtime) -> None:
+def test_addr_pool_refuses_addresses_outside_it(
+    net: Path, start: Callable[..., Run], runtime: Runtime
+) -> None:
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))
         srv.listen(1)
@@ -163,7 +165,9 @@ def test_addr_pool_refuses_addresses_outside_it(net: Path, start: Callable[..., 
         assert allowed.values()["connect"] == "0"
 
 
-def test_kill_reaches_a_container_blocked_in_accept(net: Path, start: Callable[..., Run], runtime: Runtime) -> None:
+def test_kill_reaches_a_container_blocked_in_accept(
+    net: Path, start: Callable[..., Run], runtime: Runtime
+) -> None:
     run = start(net, "echo-server", "4", caps=NET)
     _port(run)
     runtime.kill(run.container.id)
