@@ -242,11 +242,17 @@ class SocketTable:
             return EACCES, ("", 0)
         return ESUCCESS, (str(ip), port)
 
-    def bind(self, fd: int, addr: bytes) -> int:
+    def _aimed(self, fd: int, addr: bytes) -> tuple[HostSocket, tuple[str, int]] | int:
+        """The socket and the pool-checked target of a bind or connect, or the errno (pool first, as WAMR)."""
         err, target = self._target(addr)
         hs = self.get(fd)
-        if err or hs is None:
-            return err or EBADF
+        return err or EBADF if err or hs is None else (hs, target)
+
+    def bind(self, fd: int, addr: bytes) -> int:
+        aimed = self._aimed(fd, addr)
+        if isinstance(aimed, int):
+            return aimed
+        hs, target = aimed
         try:
             # WAMR sets SO_LINGER {1, 0} so a restarted server can rebind at once; SO_REUSEADDR gives
             # the same without turning every close into a reset.
@@ -283,10 +289,10 @@ class SocketTable:
         return self._insert(conn, True)
 
     def connect(self, fd: int, addr: bytes) -> int:
-        err, target = self._target(addr)
-        hs = self.get(fd)
-        if err or hs is None:
-            return err or EBADF
+        aimed = self._aimed(fd, addr)
+        if isinstance(aimed, int):
+            return aimed
+        hs, target = aimed
         try:
             hs.sock.connect(target)
         except BlockingIOError:
