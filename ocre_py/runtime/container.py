@@ -25,8 +25,10 @@ from ocre_py.runtime.engine import ModuleInfo
 from ocre_py.runtime.guestmem import GuestMemory, GuestTrap
 from ocre_py.runtime.host_api import OcreEnv, define_unresolved
 from ocre_py.runtime.session import Session
-from ocre_py.runtime.spec import CAP_FILESYSTEM, CAP_SHARED_HEAP, ContainerSpec
+from ocre_py.runtime.sockets import AddrPool
+from ocre_py.runtime.spec import CAP_FILESYSTEM, CAP_NETWORKING, CAP_SHARED_HEAP, ContainerSpec
 from ocre_py.runtime.state import EXIT_CPU_BUDGET, EXIT_KILLED, EXIT_TIMEOUT, EXIT_TRAPPED, ContainerState
+from ocre_py.runtime.wasi_net import WasiNet
 
 log = logging.getLogger(__name__)
 PAGE = 65536
@@ -72,6 +74,7 @@ class Container:
         self.session: Session | None = None
         self._env = OcreEnv()
         self._entry: wasmtime.Func | None = None
+        self._net = WasiNet(_addr_pool(spec))
         self._linker = self._build_linker()
 
     def _build_linker(self) -> wasmtime.Linker:
@@ -81,6 +84,7 @@ class Container:
         linker = wasmtime.Linker(self._engine)
         linker.define_wasi()
         linker.allow_shadowing = True
+        self.networking = self._net.define(linker, self._engine, self.info.function_imports)
         exit_type = wasmtime.FuncType([wasmtime.ValType.i32()], [])  # types are per engine
         linker.define_func("wasi_snapshot_preview1", "proc_exit", exit_type, _proc_exit)
         self._env.define(linker, self.info.function_imports)
@@ -115,6 +119,7 @@ class Container:
             "capabilities": list(self.spec.capabilities),
             "mounts": [str(m) for m in self.spec.mounts],
             "memory_limit": self.spec.memory_limit,
+            "addr_pool": list(self.spec.addr_pool),
             "detached": self.spec.detached,
             "created_at": self.created_at,
             "started_at": self.started_at,
@@ -163,6 +168,7 @@ class Container:
                 feed.close()
             self.control.on_interrupt = None
             self._entry = self._env.s = None  # type: ignore[assignment]  # let the run's store go
+            self._net.detach()  # closes the run's sockets
             session.close()
             self.session = None
             if store is not None:
@@ -219,6 +225,8 @@ class Container:
         assert isinstance(entry, wasmtime.Func) and isinstance(memory, wasmtime.Memory)
         self._entry = entry
         session.memory = GuestMemory(memory)
+        if self.networking:
+            self._net.attach(store, memory, self.control.checkpoint)
         if info.exports_allocator:
             malloc, free = exports["malloc"], exports["free"]
             assert isinstance(malloc, wasmtime.Func) and isinstance(free, wasmtime.Func)
@@ -266,6 +274,14 @@ class ContainerExit(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+def _addr_pool(spec: ContainerSpec) -> AddrPool:
+    """Without ``networking`` the pools are empty: every bind, connect, send_to and name lookup
+    answers EACCES, as upstream does for a module without an address pool."""
+    if CAP_NETWORKING not in spec.capabilities:
+        return AddrPool()
+    return AddrPool.of(spec.addr_pool or ("0.0.0.0/0", "::/0"), ("*",))
 
 
 def _proc_exit(code: int) -> None:

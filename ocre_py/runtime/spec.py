@@ -6,7 +6,7 @@ With D5, host path ``A`` appears at guest path ``B``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +57,27 @@ def check_capabilities(caps: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(caps))
 
 
+def parse_addr_pool(entries: Iterable[str]) -> tuple[str, ...]:
+    """Check ``ADDRESS/MASK`` entries as WAMR's ``wasm_runtime_set_wasi_addr_pool`` does."""
+    import ipaddress  # only when a pool is given: keeps the import of this module light
+
+    out = []
+    for entry in entries:
+        address, sep, mask = entry.partition("/")
+        try:
+            if not sep or not mask.isdigit():
+                raise ValueError
+            ip = ipaddress.ip_address(address)
+            if int(mask) > ip.max_prefixlen:
+                raise ValueError
+        except ValueError:
+            raise InvalidInput.field(
+                None, "address pool entry", entry, "ADDRESS/MASK (e.g. 127.0.0.1/8 or ::1/128)"
+            ) from None
+        out.append(f"{ip}/{int(mask)}")
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """Everything needed to create a container.
@@ -80,6 +101,9 @@ class ContainerSpec:
     stdout: StdioTarget = "inherit"
     stderr: StdioTarget = "inherit"
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``ADDRESS/MASK`` entries a ``networking`` container may bind, connect and send to (WAMR's
+    #: ``--addr-pool``); empty means any address (``0.0.0.0/0`` and ``::/0``).
+    addr_pool: Sequence[str] = ()
 
     def validated(self) -> ContainerSpec:
         if self.module_path is None:
@@ -90,6 +114,12 @@ class ContainerSpec:
             check_name(self.name, what="container ID")
         parse_env(self.env)
         check_capabilities(self.capabilities)
+        if self.addr_pool:
+            if CAP_NETWORKING not in self.capabilities:
+                raise InvalidInput(
+                    f"address pool {','.join(self.addr_pool)} given without the networking capability"
+                )
+            parse_addr_pool(self.addr_pool)
         for mount in self.mounts:
             if not isinstance(mount, Mount):
                 raise InvalidInput.field(None, "mount", mount, "a Mount (use Mount.parse)")
