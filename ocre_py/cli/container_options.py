@@ -25,6 +25,13 @@ def add_container_options(parser: argparse.ArgumentParser) -> None:
         "-v", "--volume", action="append", default=[], metavar="HOST:GUEST", help="mount a dir"
     )
     parser.add_argument("-k", "--cap", action="append", default=[], metavar="CAP", help="grant a capability")
+    parser.add_argument(
+        "--addr-pool",
+        action="append",
+        default=[],
+        metavar="ADDR/MASK",
+        help="addresses a networking container may use (WAMR's --addr-pool; default: any)",
+    )
     parser.add_argument("-r", "--runtime", metavar="RUNTIME", help="engine (only wasmtime/wasip1)")
     parser.add_argument("--memory", metavar="SIZE", help="cap linear memory (e.g. 4M)")
     parser.add_argument("--timeout", metavar="SECONDS", help="kill after this wall-clock time (exit 124)")
@@ -69,6 +76,7 @@ def create_request(args: argparse.Namespace, client: DaemonClient) -> dict[str, 
         env=args.env,
         capabilities=args.cap,
         mounts=args.volume,
+        addr_pool=args.addr_pool,
         memory=args.memory,
         timeout=args.timeout,
         cpu_budget=args.cpu_budget,

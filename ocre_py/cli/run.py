@@ -53,6 +53,7 @@ def build_spec(args: argparse.Namespace, *, detached: bool = False) -> Container
         env=env,
         capabilities=caps,
         mounts=tuple(Mount.parse(v) for v in args.volume),
+        addr_pool=tuple(args.addr_pool),
         memory_limit=limit,
         timeout=parse_duration(args.timeout, what="--timeout") if args.timeout else None,
         cpu_budget=parse_duration(args.cpu_budget, what="--cpu-budget") if args.cpu_budget else None,

@@ -16,10 +16,10 @@ from ocre_py.daemon.validate import MAX_SECONDS, finite_number
 from ocre_py.errors import InvalidInput
 from ocre_py.names import check_name
 from ocre_py.runtime import RUNTIMES, ContainerSpec, Mount
-from ocre_py.runtime.spec import StdioTarget, check_capabilities, parse_env
+from ocre_py.runtime.spec import StdioTarget, check_capabilities, parse_addr_pool, parse_env
 from ocre_py.units import parse_duration, parse_size
 
-_LISTS = ("args", "env", "capabilities", "mounts")
+_LISTS = ("args", "env", "capabilities", "mounts", "addr_pool")
 _FIELDS = {
     "image",
     "name",
@@ -74,6 +74,7 @@ def normalize(data: object) -> dict[str, Any]:
     parse_env(lists["env"])
     lists["capabilities"] = list(check_capabilities(lists["capabilities"]))
     lists["mounts"] = [str(Mount.parse(m)) for m in lists["mounts"]]
+    lists["addr_pool"] = list(parse_addr_pool(lists["addr_pool"]))
     labels = data.get("labels") or {}
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
         raise InvalidInput.field(None, "labels", labels, "an object of string values")
@@ -106,6 +107,7 @@ def to_spec(request: dict[str, Any], cid: str, sink: StdioTarget) -> ContainerSp
         env=tuple(request["env"]),
         capabilities=tuple(request["capabilities"]),
         mounts=tuple(Mount.parse(m) for m in request["mounts"]),
+        addr_pool=tuple(request.get("addr_pool", ())),
         memory_limit=request["memory_limit"],
         timeout=request["timeout"],
         cpu_budget=request["cpu_budget"],
@@ -128,6 +130,7 @@ def create_request(
     env: Sequence[str] = (),
     capabilities: Sequence[str] = (),
     mounts: Sequence[str] = (),
+    addr_pool: Sequence[str] = (),
     memory: str | None = None,
     timeout: str | None = None,
     cpu_budget: str | None = None,
@@ -155,6 +158,7 @@ def create_request(
         "env": parse_env(list(env)),
         "capabilities": list(check_capabilities(list(capabilities))),
         "mounts": [str(Mount.parse(v)) for v in mounts],
+        "addr_pool": list(parse_addr_pool(addr_pool)),
         "memory_limit": parse_size(memory, what="--memory") if memory else None,
         "timeout": parse_duration(timeout, what="--timeout") if timeout else None,
         "cpu_budget": parse_duration(cpu_budget, what="--cpu-budget") if cpu_budget else None,

@@ -217,3 +217,31 @@ def test_modules_without_sockets_link_wasmtime_wasi_untouched(
     run = start(print_args, "a", caps=NET)
     assert _finish(run, runtime) == 0
     assert run.container.networking is False
+
+
+def test_cli_addr_pool_attached(net: Path, tmp_path: Path) -> None:
+    """``ocre run --addr-pool``: WAMR's option, attached; refused in one line without networking."""
+    import subprocess
+    import sys
+
+    def ocre(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ocre_py", "run", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    bad = ocre("--addr-pool", "127.0.0.1/8", str(net), "connect4", "9")
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and "networking" in bad.stderr
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = str(srv.getsockname()[1])
+        refused = ocre("-k", "networking", "--addr-pool", "::1/128", str(net), "connect4", port)
+        assert refused.returncode == 0 and f"connect={EACCES}" in refused.stdout, (
+            refused.stdout + refused.stderr
+        )
+        allowed = ocre("-k", "networking", "--addr-pool", "127.0.0.1/8", str(net), "connect4", port)
+        assert allowed.returncode == 0 and "connect=0" in allowed.stdout, allowed.stdout + allowed.stderr
