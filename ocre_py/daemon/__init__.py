@@ -4,23 +4,28 @@ versioned JSON HTTP API on a Unix socket (or TCP with a bearer token).
 Layers: :class:`Daemon` (the model, on :class:`~ocre_py.runtime.Runtime`), ``api`` (routes),
 ``server`` (listeners), :func:`run` (the service loop) and :class:`DaemonClient` (what the CLI and
 host tools use). The service side is imported on first use, so a client (``ocre ps``) never loads
-wasmtime.
+wasmtime, and an in-process ``ocre run`` that finds no daemon socket never loads the HTTP client.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ocre_py.daemon.address import Address, default_address, parse, resolve
-from ocre_py.daemon.client import DaemonClient
-from ocre_py.daemon.policy import RestartPolicy
-
 if TYPE_CHECKING:
+    from ocre_py.daemon.address import Address, default_address, parse, resolve
+    from ocre_py.daemon.client import DaemonClient
+    from ocre_py.daemon.policy import RestartPolicy
     from ocre_py.daemon.runner import run
     from ocre_py.daemon.server import Server
     from ocre_py.daemon.service import Daemon, DaemonOptions
 
 _LAZY = {
+    "Address": "ocre_py.daemon.address",
+    "default_address": "ocre_py.daemon.address",
+    "parse": "ocre_py.daemon.address",
+    "resolve": "ocre_py.daemon.address",
+    "DaemonClient": "ocre_py.daemon.client",
+    "RestartPolicy": "ocre_py.daemon.policy",
     "Daemon": "ocre_py.daemon.service",
     "DaemonOptions": "ocre_py.daemon.service",
     "Server": "ocre_py.daemon.server",
