@@ -9,7 +9,9 @@ wasmtime, and an in-process ``ocre run`` that finds no daemon socket never loads
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ocre_py.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ocre_py.daemon.address import Address, default_address, parse, resolve
@@ -19,27 +21,17 @@ if TYPE_CHECKING:
     from ocre_py.daemon.server import Server
     from ocre_py.daemon.service import Daemon, DaemonOptions
 
-_LAZY = {
-    "Address": "ocre_py.daemon.address",
-    "default_address": "ocre_py.daemon.address",
-    "parse": "ocre_py.daemon.address",
-    "resolve": "ocre_py.daemon.address",
-    "DaemonClient": "ocre_py.daemon.client",
-    "RestartPolicy": "ocre_py.daemon.policy",
-    "Daemon": "ocre_py.daemon.service",
-    "DaemonOptions": "ocre_py.daemon.service",
-    "Server": "ocre_py.daemon.server",
-    "run": "ocre_py.daemon.runner",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "address": "Address default_address parse resolve",
+        "client": "DaemonClient",
+        "policy": "RestartPolicy",
+        "service": "Daemon DaemonOptions",
+        "server": "Server",
+        "runner": "run",
+    },
+)
 
 __all__ = [
     "Address",

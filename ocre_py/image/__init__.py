@@ -11,7 +11,9 @@ the store, the registry client or the builder.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ocre_py.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ocre_py.image.build import (
@@ -35,40 +37,18 @@ if TYPE_CHECKING:
     from ocre_py.image.store import ImageStore, StoredImage, default_store_root
     from ocre_py.image.validate import Checks
 
-_LAZY = {
-    "BuiltImage": "ocre_py.image.build",
-    "ImageOptions": "ocre_py.image.build",
-    "build_from_file": "ocre_py.image.build",
-    "build_from_sources": "ocre_py.image.build",
-    "build_from_spec": "ocre_py.image.build",
-    "build_image": "ocre_py.image.build",
-    "Transfer": "ocre_py.image.distribution",
-    "pull": "ocre_py.image.distribution",
-    "pull_url": "ocre_py.image.distribution",
-    "push": "ocre_py.image.distribution",
-    "load": "ocre_py.image.layout_tar",
-    "save": "ocre_py.image.layout_tar",
-    "Reference": "ocre_py.image.reference",
-    "parse_reference": "ocre_py.image.reference",
-    "RunnableImage": "ocre_py.image.runnable",
-    "check_for_target": "ocre_py.image.runnable",
-    "export_runnable": "ocre_py.image.runnable",
-    "export_to_images_dir": "ocre_py.image.runnable",
-    "resolve_runnable": "ocre_py.image.runnable",
-    "ImageStore": "ocre_py.image.store",
-    "StoredImage": "ocre_py.image.store",
-    "default_store_root": "ocre_py.image.store",
-    "Checks": "ocre_py.image.validate",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "build": "BuiltImage ImageOptions build_from_file build_from_sources build_from_spec build_image",
+        "distribution": "Transfer pull pull_url push",
+        "layout_tar": "load save",
+        "reference": "Reference parse_reference",
+        "runnable": "RunnableImage check_for_target export_runnable export_to_images_dir resolve_runnable",
+        "store": "ImageStore StoredImage default_store_root",
+        "validate": "Checks",
+    },
+)
 
 __all__ = [
     "BuiltImage",

@@ -6,7 +6,9 @@ request's checks: ``ocre run`` through the daemon) never loads wasmtime.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ocre_py.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ocre_py.runtime.container import Container
@@ -21,29 +23,16 @@ if TYPE_CHECKING:
         ContainerState,
     )
 
-_LAZY = {
-    "Container": "ocre_py.runtime.container",
-    "SimulatedDevices": "ocre_py.runtime.devices",
-    "RUNTIMES": "ocre_py.runtime.runtime",
-    "Runtime": "ocre_py.runtime.runtime",
-    "CAPABILITIES": "ocre_py.runtime.spec",
-    "ContainerSpec": "ocre_py.runtime.spec",
-    "Mount": "ocre_py.runtime.spec",
-    "EXIT_CPU_BUDGET": "ocre_py.runtime.state",
-    "EXIT_KILLED": "ocre_py.runtime.state",
-    "EXIT_TIMEOUT": "ocre_py.runtime.state",
-    "EXIT_TRAPPED": "ocre_py.runtime.state",
-    "ContainerState": "ocre_py.runtime.state",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "container": "Container",
+        "devices": "SimulatedDevices",
+        "runtime": "RUNTIMES Runtime",
+        "spec": "CAPABILITIES ContainerSpec Mount",
+        "state": "EXIT_CPU_BUDGET EXIT_KILLED EXIT_TIMEOUT EXIT_TRAPPED ContainerState",
+    },
+)
 
 __all__ = [
     "CAPABILITIES",
