@@ -34,7 +34,14 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 #: Verbs whose start-up time matters: only their module is imported and registered.
-FAST_VERBS: dict[str, str] = {"run": "ocre_py.cli.run"}
+FAST_VERBS: dict[str, str] = {
+    "run": "ocre_py.cli.run",
+    # The daemon's client verbs (``ocre ps`` against a running daemon is a start-up benchmark).
+    **dict.fromkeys(
+        ("ps", "logs", "wait", "start", "stop", "kill", "rm", "inspect", "create", "container"),
+        "ocre_py.cli.container",
+    ),
+}
 
 log = logging.getLogger("ocre_py")
 

@@ -1,4 +1,5 @@
-"""``ocre run``: run a container attached, in this process, and exit with its exit code.
+"""``ocre run``: run a container attached and exit with its exit code: through the daemon when one
+is reachable (:mod:`ocre_py.cli.attach`), else (or with ``--local``) in this process.
 
 Options come before the image; everything after the image is the container's argv (upstream's
 ``+`` option string). ``-d`` hands the container to the daemon instead. Both ways resolve the image
@@ -28,6 +29,7 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], nam
     p = sub.add_parser(name, help="run a container (attached here, or -d under the daemon)")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background under the daemon")
     p.add_argument("--rm", action="store_true", help="remove the container (and its data) when it exits")
+    p.add_argument("--local", action="store_true", help="run in this process even when a daemon is reachable")
     add_daemon_container_options(p)  # -H, --token, --restart, -l (with -d)
     add_container_options(p)
     p.set_defaults(func=cmd_run)
@@ -71,16 +73,25 @@ def run_detached(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    daemon_only = [
-        f for f, on in (("--restart", args.restart != "no"), ("-l", args.label), ("-H", args.host)) if on
-    ]
+    daemon_only = [f for f, on in (("--restart", args.restart != "no"), ("-l", args.label)) if on]
     if daemon_only and not args.detach:
         from ocre_py.errors import InvalidInput
 
         verb = "applies" if len(daemon_only) == 1 else "apply"
         raise InvalidInput(f"{', '.join(daemon_only)} {verb} only with -d (a container under the daemon)")
+    if args.local and (args.detach or args.host):
+        from ocre_py.errors import InvalidInput
+
+        raise InvalidInput(
+            f"--local runs in this process; it cannot be combined with {'-d' if args.detach else '-H'}"
+        )
     if args.detach:  # under the daemon (-H / $OCRE_HOST)
         return run_detached(args)
+    from ocre_py.cli.attach import reachable_daemon, run_attached
+
+    client = reachable_daemon(args)
+    if client is not None:  # attached through the daemon (-H, $OCRE_HOST, the default socket)
+        return run_attached(args, client)
     from ocre_py.errors import ContainerError
     from ocre_py.runtime import ContainerState, Runtime
 

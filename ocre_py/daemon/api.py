@@ -1,7 +1,7 @@
 """The versioned HTTP API (``/v1/...``): a table of routes, each a small function over :class:`Daemon`.
 
 Every route takes a :class:`Request` and returns a :class:`Reply` (JSON) or a :class:`Stream`
-(bytes sent as they come: ``logs?follow=1`` and ``messages`` subscriptions). Errors are
+(bytes sent as they come: ``logs?follow=1``, ``attach`` and ``messages`` subscriptions). Errors are
 :class:`~ocre_py.errors.OcreError`\\ s; :func:`error_reply` turns them into a status and a JSON body
 ``{"error": {"type", "message", "hint"}}`` that the client turns back into the same exception
 class, so ``ocre`` exits with the same code whether it ran the operation itself or asked a daemon.
@@ -189,6 +189,18 @@ def remove_container(daemon: Daemon, req: Request) -> Reply:
     return Reply(200, {"id": req.params["id"]})
 
 
+@route("POST", "/containers/{id}/attach")
+def attach_container(daemon: Daemon, req: Request) -> Stream:
+    """What the container writes from now on (``?start=1``: it is started first), streamed until it
+    stops: ``ocre run`` attached through the daemon. The exit code is a ``wait`` away."""
+    cid = req.params["id"]
+    clog = daemon.logs(cid)
+    position = clog.total  # this run's output only, never an earlier run's
+    if req.flag("start"):
+        daemon.start(cid)
+    return Stream("application/octet-stream", _follow(daemon, req, cid, position, follow=True))
+
+
 @route("POST", "/containers/{id}/{action}")
 def container_action(daemon: Daemon, req: Request) -> Reply:
     cid, action = req.params["id"], req.params["action"]
@@ -214,23 +226,26 @@ def container_logs(daemon: Daemon, req: Request) -> Stream:
     follow = req.flag("follow")
     tail = req.number("tail", None, high=MAX_COUNT)
     position = clog.tail_position(None if tail is None else int(tail))
+    return Stream("application/octet-stream", _follow(daemon, req, cid, position, follow=follow))
 
-    def chunks() -> Iterator[bytes]:
-        pos = position
-        while True:
-            data, pos = clog.read_from(pos)
+
+def _follow(daemon: Daemon, req: Request, cid: str, position: int, *, follow: bool) -> Iterator[bytes]:
+    """The container's log from ``position``; with ``follow``, until it stops (and is not about to
+    be restarted) or the client hangs up."""
+    clog = daemon.logs(cid)
+    pos = position
+    while True:
+        data, pos = clog.read_from(pos)
+        if data:
+            yield data
+        if not follow or clog.closed or req.client_gone():
+            return
+        if not daemon.is_live(cid):
+            data, pos = clog.read_from(pos)  # what the last moments wrote
             if data:
                 yield data
-            if not follow or clog.closed or req.client_gone():
-                return
-            if not daemon.is_live(cid):
-                data, pos = clog.read_from(pos)  # what the last moments wrote
-                if data:
-                    yield data
-                return
-            clog.wait_for_more(pos, 0.5)
-
-    return Stream("application/octet-stream", chunks())
+            return
+        clog.wait_for_more(pos, 0.5)
 
 
 # ---- images -------------------------------------------------------------------------------------

@@ -258,11 +258,13 @@ class DaemonClient:
             self._raise_for(resp, payload)
         return json.loads(payload) if payload else None
 
-    def stream(self, path: str, query: dict[str, Any] | None = None) -> Iterator[bytes]:
-        """GET a streaming route; yields chunks as the daemon sends them, until it closes."""
+    def stream(
+        self, path: str, query: dict[str, Any] | None = None, *, method: str = "GET"
+    ) -> Iterator[bytes]:
+        """Call a streaming route; yields chunks as the daemon sends them, until it closes."""
         if query:
             path += "?" + urlencode({k: v for k, v in query.items() if v is not None})
-        conn, resp = self._send("GET", path, None, "application/json", None)
+        conn, resp = self._send(method, path, None, "application/json", None)
         try:
             if resp.status >= 400:
                 self._raise_for(resp, resp.read())
@@ -308,6 +310,10 @@ class DaemonClient:
 
     def logs(self, cid: str, *, follow: bool = False, tail: int | None = None) -> Iterator[bytes]:
         return self.stream(f"/containers/{_q(cid)}/logs", {"follow": "1" if follow else None, "tail": tail})
+
+    def attach(self, cid: str, *, start: bool = False) -> Iterator[bytes]:
+        """The container's output from now on (``start``: start it first), until it stops."""
+        return self.stream(f"/containers/{_q(cid)}/attach", {"start": "1" if start else None}, method="POST")
 
     def images(self) -> list[dict[str, Any]]:
         return self.request("GET", "/images")

@@ -7,6 +7,7 @@ daemon's side, where they are used; the client only checks syntax.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,17 @@ from ocre_py.daemon.policy import RestartPolicy
 from ocre_py.daemon.validate import MAX_SECONDS, finite_number
 from ocre_py.errors import InvalidInput
 from ocre_py.names import check_name
-from ocre_py.runtime import RUNTIMES, ContainerSpec, Mount
-from ocre_py.runtime.spec import StdioTarget, check_capabilities, parse_addr_pool, parse_env
+from ocre_py.runtime.spec import (
+    ContainerSpec,
+    Mount,
+    StdioTarget,
+    check_capabilities,
+    parse_addr_pool,
+    parse_env,
+)
 from ocre_py.units import parse_duration, parse_size
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _LISTS = ("args", "env", "capabilities", "mounts", "addr_pool")
 _FIELDS = {
     "image",
@@ -32,6 +40,16 @@ _FIELDS = {
     "runtime",
     "auto_remove",
 }
+
+
+def check_runtime(runtime: object) -> None:
+    """``runtime`` is None or one of the runtime's engines (the engine module loads only then)."""
+    if runtime is None:
+        return
+    from ocre_py.runtime import RUNTIMES
+
+    if runtime not in RUNTIMES:
+        raise InvalidInput.field(None, "runtime", runtime, f"one of {', '.join(RUNTIMES)}")
 
 
 def _str_list(data: dict[str, Any], key: str) -> list[str]:
@@ -53,11 +71,15 @@ def _positive(data: dict[str, Any], key: str, kind: type) -> Any:
     return kind(finite_number(key, value, low=0.0, high=LIMITS[key], low_open=True))
 
 
-def normalize(data: object) -> dict[str, Any]:
-    """Check a create request and return it in canonical form (raises InvalidInput naming the field)."""
+def normalize(data: object, *, stored: bool = False) -> dict[str, Any]:
+    """Check a create request and return it in canonical form (raises InvalidInput naming the field).
+
+    ``stored``: a container's record, which also holds the digest the daemon pinned (:mod:`.blobs`);
+    a client cannot send one.
+    """
     if not isinstance(data, dict):
         raise InvalidInput.field(None, "request body", type(data).__name__, "a JSON object")
-    unknown = sorted(set(data) - _FIELDS - {"start"})
+    unknown = sorted(set(data) - _FIELDS - {"start"} - ({"digest"} if stored else set()))
     if unknown:
         raise InvalidInput.field(None, "request field", unknown[0], f"one of {', '.join(sorted(_FIELDS))}")
     image = data.get("image")
@@ -68,8 +90,7 @@ def normalize(data: object) -> dict[str, Any]:
     if name is not None:
         check_name(name, what="container ID")
     runtime = data.get("runtime")
-    if runtime is not None and runtime not in RUNTIMES:
-        raise InvalidInput.field(None, "runtime", runtime, f"one of {', '.join(RUNTIMES)}")
+    check_runtime(runtime)
     lists = {key: _str_list(data, key) for key in _LISTS}
     parse_env(lists["env"])
     lists["capabilities"] = list(check_capabilities(lists["capabilities"]))
@@ -84,9 +105,13 @@ def normalize(data: object) -> dict[str, Any]:
         raise InvalidInput.field(None, "auto_remove", auto_remove, "true or false")
     if auto_remove and restart != "no":
         raise InvalidInput.field(None, "restart policy", restart, "'no' with --rm (removed when it exits)")
+    digest = data.get("digest")
+    if digest is not None and not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
+        raise InvalidInput.field(None, "digest", digest, "64 lowercase hex digits (SHA-256)")
     return {
         "image": image,
         "name": name,
+        **({"digest": digest} if digest else {}),
         **lists,
         "memory_limit": _positive(data, "memory_limit", int),
         "timeout": _positive(data, "timeout", float),
@@ -98,10 +123,14 @@ def normalize(data: object) -> dict[str, Any]:
     }
 
 
-def to_spec(request: dict[str, Any], cid: str, sink: StdioTarget) -> ContainerSpec:
-    """The runtime spec for a daemon container: detached, no stdin, stdout+stderr into ``sink``."""
+def to_spec(
+    request: dict[str, Any], cid: str, sink: StdioTarget, *, module_path: Path | None = None
+) -> ContainerSpec:
+    """The runtime spec for a daemon container: detached, no stdin, stdout+stderr into ``sink``;
+    the module is ``module_path`` (a pinned blob, :mod:`.blobs`) or ``<workdir>/images/<image>``."""
     return ContainerSpec(
         image=request["image"],
+        module_path=module_path,
         name=cid,
         args=tuple(request["args"]),
         env=tuple(request["env"]),
@@ -144,8 +173,7 @@ def create_request(
     paths on the daemon."""
     if name is not None:
         check_name(name, what="container ID")
-    if runtime is not None and runtime not in RUNTIMES:
-        raise InvalidInput.field(None, "runtime", runtime, f"one of {', '.join(RUNTIMES)}")
+    check_runtime(runtime)
     label_map = {}
     for item in labels:
         key, sep, value = item.partition("=")

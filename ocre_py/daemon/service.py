@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.daemon import autoremove, requests
+from ocre_py.daemon.blobs import ImageBlobs
 from ocre_py.daemon.logs import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, ContainerLog
 from ocre_py.daemon.policy import STABLE_RUN, RestartPolicy, backoff
 from ocre_py.daemon.procstat import rss_bytes
@@ -83,6 +84,7 @@ class Daemon:
         self.options = options or DaemonOptions()
         self.runtime = Runtime(self.workdir, exclusive=True, devices=devices, on_exit=self._on_exit)
         self.store = StateStore(self.workdir / "state")
+        self.blobs = ImageBlobs(self.workdir, self.runtime.images_dir)
         self.logs_dir = self.workdir / "logs"
         self._entries: dict[str, _Entry] = {}
         self._reserved: set[str] = set()
@@ -132,7 +134,7 @@ class Daemon:
             record.error = "the daemon stopped while the container ran"
             record.finished_at = time.time()
         try:
-            container = self.runtime.create(requests.to_spec(record.request, record.id, clog))
+            container = self.runtime.create(self.blobs.spec(record.request, record.id, clog))
         except OcreError as exc:
             record.state, record.error = "ERROR", f"cannot re-create the container: {exc.message}"
             log.error("container %s: %s", record.id, record.error)
@@ -217,6 +219,7 @@ class Daemon:
         """Create a container. The record reaches the disk before its log or data directory exists,
         so a crash at any point leaves either nothing or a record (never an orphan directory)."""
         request = requests.normalize(data)
+        self.blobs.pin(request)  # the content the name points to now, in the record from the start
         cid = self._reserve(request["name"])
         try:
             self._refuse_leftovers(cid)
@@ -226,12 +229,13 @@ class Daemon:
             try:
                 clog = self._new_log(cid)
                 container = self.runtime.create(
-                    requests.to_spec(request, cid, clog), runtime=request["runtime"]
+                    self.blobs.spec(request, cid, clog), runtime=request["runtime"]
                 )
             except BaseException:
                 if clog is not None:
                     clog.remove()
                 self.store.delete_now(cid)
+                self.blobs.collect(e.record.request.get("digest") for e in list(self._entries.values()))
                 raise
             container.created_at = record.created_at
             entry = _Entry(record, clog, RestartPolicy.parse(request["restart"]), container)
@@ -281,6 +285,7 @@ class Daemon:
                 self._entries.pop(cid, None)
             entry.log.remove()
             self._finish_removal(cid)
+            self.blobs.collect(e.record.request.get("digest") for e in list(self._entries.values()))
         log.info("removed container %s", cid)
 
     def _finish_removal(self, cid: str) -> None:
@@ -314,7 +319,7 @@ class Daemon:
         cid = entry.record.id
         if entry.container is None:
             try:
-                entry.container = self.runtime.create(requests.to_spec(entry.record.request, cid, entry.log))
+                entry.container = self.runtime.create(self.blobs.spec(entry.record.request, cid, entry.log))
             except OcreError as exc:
                 raise ContainerError(f"container {cid} cannot be re-created: {exc.message}") from None
         entry.user_stop = False
@@ -479,14 +484,9 @@ class Daemon:
             if not path.is_file() or path.name.startswith("."):
                 continue
             data = path.read_bytes()
-            out.append(
-                {
-                    "name": path.name,
-                    "size": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest() if data else "",
-                    "containers": users.get(path.name, []),
-                }
-            )
+            digest = hashlib.sha256(data).hexdigest() if data else ""
+            out.append({"name": path.name, "size": len(data), "sha256": digest})
+            out[-1]["containers"] = users.get(path.name, [])
         return out
 
     def _image_users(self) -> dict[str, list[str]]:

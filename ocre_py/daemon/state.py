@@ -176,7 +176,9 @@ class StateStore:
                     raise ValueError(f"record id {record.id!r} does not match its file name")
                 from ocre_py.daemon.requests import normalize
 
-                record.request = normalize(record.request)  # a hand-edited or foreign request: moved aside
+                record.request = normalize(
+                    record.request, stored=True
+                )  # a hand-edited or foreign request: moved aside
             except (OSError, ValueError, TypeError, AttributeError) as exc:  # AttributeError: not an object
                 log.error("unreadable container record %s (%s); moved aside", path, exc)
                 os.replace(path, path.with_suffix(".bad"))

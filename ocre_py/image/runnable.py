@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocre_py.errors import ImageError
 from ocre_py.fsutil import atomic_write
@@ -20,8 +20,10 @@ from ocre_py.image import mediatypes as mt
 from ocre_py.image.digests import is_digest, verify
 from ocre_py.image.profiles import check_memory, check_module, profile
 from ocre_py.image.reference import parse_reference
-from ocre_py.image.store import ImageStore, StoredImage
 from ocre_py.image.wasm import parse_module
+
+if TYPE_CHECKING:
+    from ocre_py.image.store import StoredImage
 
 log = logging.getLogger(__name__)
 _HEX_PREFIX = re.compile(r"^[0-9a-f]{7,64}$")
@@ -71,6 +73,7 @@ def resolve_runnable(
     (:mod:`ocre_py.image.trust`), when no trusted key signed it.
     """
     from ocre_py.image import trust
+    from ocre_py.image.store import ImageStore  # the store only when a reference needs it
 
     store = ImageStore(store_root)
     image = store.image(ref)

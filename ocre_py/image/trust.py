@@ -16,11 +16,14 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ocre_py.errors import ImageError, InvalidInput
 from ocre_py.fsutil import atomic_write
-from ocre_py.image.store import ImageStore
 from ocre_py.workdir import default_workdir
+
+if TYPE_CHECKING:
+    from ocre_py.image.store import ImageStore
 
 log = logging.getLogger(__name__)
 

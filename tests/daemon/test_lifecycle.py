@@ -95,8 +95,9 @@ def test_run_detached_hello_exits_and_logs(ocre_cli, daemon: Daemon, examples: d
     assert ocre_cli("wait", cid).out == "3\n"
     logs = ocre_cli("logs", cid).out
     assert "Hi, world! powered by Ocre" in logs
-    # argv[0] is the image path in the daemon's workdir (spec 1.1).
-    assert f"argv[0]={daemon.workdir / 'images' / 'hello.wasm'}" in logs
+    # argv[0] is the image path in the daemon's workdir (spec 1.1): the content the container pinned.
+    digest = daemon.describe(cid)["digest"].removeprefix("sha256:")
+    assert f"argv[0]={daemon.workdir / 'blobs' / 'sha256' / digest / 'hello.wasm'}" in logs
     assert ocre_cli("ps", cid).out.splitlines()[1] == f"{cid}\tSTOPPED\thello.wasm"
     row = daemon.describe(cid)
     assert row["exit_code"] == 3 and row["restart_policy"] == "no"
