@@ -192,3 +192,12 @@ def test_missing_elf_is_one_line(zephyr_cli, tmp_path: Path) -> None:
     r = zephyr_cli("run", "--elf", tmp_path / "nope.elf", "-b", "mps2/an385")
     assert r.code == 2
     assert r.err.startswith("ocre: error: ELF '") and len(r.err.strip().splitlines()) == 1
+
+
+def test_run_of_a_missing_build_dir_names_it(zephyr_cli, tmp_path: Path) -> None:
+    """Issue 14: `west ocre run -d build` on a build that is not there blamed the board."""
+    r = zephyr_cli("run", "-d", tmp_path / "build", "--expect", "x")
+    assert r.code == 2
+    assert r.err.splitlines()[0] == (
+        f"ocre: error: build directory '{tmp_path / 'build'}': expected a Zephyr build (no CMakeCache.txt)"
+    )

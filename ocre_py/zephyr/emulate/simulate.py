@@ -77,6 +77,14 @@ def plan_run(
     from ocre_py.zephyr.project import build_dir as bdir
 
     geo: Geometry | None = None
+    if build_dir is not None and elf is None and not (Path(build_dir) / "CMakeCache.txt").is_file():
+        raise InvalidInput.field(
+            None,
+            "build directory",
+            str(build_dir),
+            "a Zephyr build (no CMakeCache.txt)",
+            hint=f"build it first: west ocre build -b BOARD -d {build_dir}",
+        )
     app = bdir.app_dir(build_dir) if build_dir is not None else None
     if board is None and app is not None:
         board = bdir.board(app)
