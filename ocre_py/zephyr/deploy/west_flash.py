@@ -153,7 +153,7 @@ def flash(
     result = FlashResult(method="west flash", command=cmd)
     if request.dry_run:
         return result
-    if not (request.build_dir / "CMakeCache.txt").is_file():  # before the tree: the likelier mistake
+    if not bdir.is_configured(request.build_dir):  # before the tree: the likelier mistake
         raise _nothing_built(request.build_dir, "no CMakeCache.txt")
     zephyr_base = ctx.require_zephyr()
     log.info("running: %s", shlex.join(cmd))

@@ -77,7 +77,7 @@ def plan_run(
     from ocre_py.zephyr.project import build_dir as bdir
 
     geo: Geometry | None = None
-    if build_dir is not None and elf is None and not (Path(build_dir) / "CMakeCache.txt").is_file():
+    if build_dir is not None and elf is None and not bdir.is_configured(build_dir):
         raise InvalidInput.field(
             None,
             "build directory",

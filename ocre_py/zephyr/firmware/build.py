@@ -283,9 +283,7 @@ def write_generated(plan: BuildPlan) -> None:
 
 def _wipe(build_dir: Path) -> None:
     """Empty a build dir for a pristine build; refuses a dir that is not a build dir (data guard)."""
-    if not (build_dir / "CMakeCache.txt").is_file() and any(
-        p.name != GENERATED_DIR for p in build_dir.iterdir()
-    ):
+    if not bdir.is_configured(build_dir) and any(p.name != GENERATED_DIR for p in build_dir.iterdir()):
         raise BuildError(
             f"refusing to wipe {build_dir}: it is not a Zephyr build directory (no CMakeCache.txt)",
             hint="pick another -d or remove it yourself",

@@ -20,6 +20,7 @@ from typing import Any
 
 from ocre_py.errors import InvalidInput
 from ocre_py.zephyr.firmware.footprint import Footprint, analyze_elf, classify
+from ocre_py.zephyr.project import build_dir as bdir
 
 #: Source-path fragments → component, first match wins (paths as size_report records them).
 PATH_RULES: tuple[tuple[str, str], ...] = (
@@ -105,7 +106,7 @@ def make_reports(build_dir: Path) -> str | None:
     """
     if not os.environ.get("ZEPHYR_BASE"):
         return "no Zephyr tree (ZEPHYR_BASE unset)"
-    if not (build_dir / "CMakeCache.txt").is_file():
+    if not bdir.is_configured(build_dir):
         return f"{build_dir} is not a configured Zephyr build"
     for target in ("rom_report", "ram_report"):
         cmd = [sys.executable, "-m", "west", "build", "-d", str(build_dir), "-t", target]
@@ -122,8 +123,6 @@ def footprint_of_build(build_dir: Path, *, elf: Path | None = None) -> Footprint
     symbol attribution of :func:`analyze_elf` with the reason in ``note``. ``elf`` skips the report."""
     if elf is not None:
         return analyze_elf(elf)
-    from ocre_py.zephyr.project import build_dir as bdir
-
     path = bdir.zephyr_elf(build_dir)
     app_dir = bdir.app_dir(build_dir)
     why = make_reports(app_dir)

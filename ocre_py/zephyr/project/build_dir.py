@@ -50,9 +50,10 @@ def app_dir(build_dir: str | os.PathLike[str]) -> Path:
     return b
 
 
-def is_zephyr_build(build_dir: str | os.PathLike[str]) -> bool:
-    """West's test (``build_helpers.is_zephyr_build``): the cache names a toolchain variant."""
-    return "ZEPHYR_TOOLCHAIN_VARIANT" in read_cmake_cache(build_dir)
+def is_configured(build_dir: str | os.PathLike[str]) -> bool:
+    """CMake has run in ``build_dir`` (it has a ``CMakeCache.txt``): the test every command that
+    needs a build makes before anything else, so "nothing built" is said before other errors."""
+    return (Path(build_dir) / CACHE).is_file()
 
 
 def board(build_dir: str | os.PathLike[str]) -> str | None:
