@@ -49,8 +49,9 @@ def resolve_board(req: DeployRequest) -> Board | None:
         return None  # a build for a board the database lacks: its devicetree still has the geometry
 
 
-def resolve_geometry(req: DeployRequest) -> Geometry:
-    """From the build's ``zephyr.dts`` when there is a build, else from the board database."""
+def resolve_geometry(req: DeployRequest, board: Board | None) -> Geometry:
+    """From the build's ``zephyr.dts`` when there is a build, else from the board database;
+    ``board`` is :func:`resolve_board`'s answer, which the caller needs too (resolved once)."""
     if req.build_dir is not None and not bdir.zephyr_dts(req.build_dir).is_file() and not board_name(req):
         raise InvalidInput.field(
             None, "build directory", str(req.build_dir), "a Zephyr build (zephyr/zephyr.dts missing)"
@@ -63,9 +64,7 @@ def resolve_geometry(req: DeployRequest) -> Geometry:
             "-b BOARD or -d BUILD_DIR",
             hint="the device, --qemu, --native-sim and -o need one",
         )
-    return get_format(req.format).geometry(
-        board=resolve_board(req), build_dir=req.build_dir, medium=req.medium
-    )
+    return get_format(req.format).geometry(board=board, build_dir=req.build_dir, medium=req.medium)
 
 
 def state_dir(req: DeployRequest) -> Path:
@@ -108,11 +107,11 @@ def pack_partition(
     if req.name and len(req.sources) > 1:
         raise InvalidInput.field(None, "-n", req.name, "one IMAGE (a name names one container)")
     sources = resolve_sources(req.sources, require_signature=req.require_signature)
-    geometry = resolve_geometry(req)
+    board = resolve_board(req)
+    geometry = resolve_geometry(req, board)
     fmt = get_format(req.format)
     images = read_images(req, sources)  # checked before anything (even the lock file) is written
     paths = output_paths(req)
-    board = resolve_board(req)
 
     def load_previous() -> bytes | None:
         if req.replace or not fmt.incremental:

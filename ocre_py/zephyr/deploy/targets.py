@@ -88,8 +88,8 @@ class DeviceTarget(DeployTarget):
 
     def do_deploy(self, req: DeployRequest, *, progress: Progress | None) -> DeployResult:
         last = state_dir(req) / "deployed.bin"
-        geometry = resolve_geometry(req)
         board = resolve_board(req)
+        geometry = resolve_geometry(req, board)
         app_dir = bdir.app_dir(req.build_dir) if req.build_dir is not None else None
         runner = flasher.read_runner(app_dir, req.runner) if app_dir else None
         paths = output_paths(req)
@@ -309,8 +309,8 @@ def list_device(
     req: DeployRequest, *, device: FlashDevice | None = None, fmt: str = "littlefs"
 ) -> list[dict[str, Any]]:
     """Read the storage partition back from a board through pyocd and list it."""
-    geometry = resolve_geometry(req)
     board = resolve_board(req)
+    geometry = resolve_geometry(req, board)
     if device is None:
         target = board.pyocd_target if board else None
         if not target:
@@ -343,5 +343,5 @@ def list_file(path: Path, req: DeployRequest) -> list[dict[str, Any]]:
         )
         return bundle.list(data, geometry, source=str(path))
     if has_target:
-        return list_partition(path, geometry=resolve_geometry(req))
+        return list_partition(path, geometry=resolve_geometry(req, resolve_board(req)))
     return list_partition(path, geometry=detect_geometry(path.read_bytes(), source=str(path)))
