@@ -8,9 +8,11 @@ OCRE := $(VENV)/bin/ocre
 # qemu + arm-none-eabi run bare-metal test firmware; docker-registry is the loopback OCI registry for tests;
 # device-tree-compiler parses generated overlays; skopeo is the other side of the cosign-signature tests;
 # clang-format-19 checks the firmware glue against zephyr_app/.clang-format (Zephyr's style, needs >= 15).
+# mosquitto is the fleet tests' MQTT broker; chromium + chromium-driver drive the fleet view in a real browser.
 DEB_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 clang-19 lld-19 libclang-rt-19-dev-wasm32 \
 	wabt qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi docker-registry device-tree-compiler skopeo \
-	clang-format-19 python3-venv
+	clang-format-19 python3-venv \
+	mosquitto chromium chromium-driver
 CLANG_FORMAT := clang-format-19
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP_DEB := $(VENV)/.deb-ok

@@ -31,13 +31,13 @@ FINDINGS: list[dict[str, str]] = [
     {
         "found_by": "fuzz_boards",
         "bug": "an empty board database escaped as pykwalify's CoreError",
-        "fix": "ocre_py/zephyr/board/yaml_schema.py: InvalidInput 'document is empty'",
+        "fix": "ocre_py/yaml_schema.py: InvalidInput 'document is empty'",
     },
     {
         "found_by": "fuzz_ocre_config",
         "bug": "a control character in `ocre.yml` gave a two-line YAML message; non-UTF-8 raised "
         "UnicodeDecodeError",
-        "fix": "ocre_py/zephyr/board/yaml_schema.py: one-line problem text; InvalidInput for non-UTF-8",
+        "fix": "ocre_py/yaml_schema.py: one-line problem text; InvalidInput for non-UTF-8",
     },
     {
         "found_by": "fuzz_dts",

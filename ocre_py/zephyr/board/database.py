@@ -15,7 +15,7 @@ from typing import Any
 
 from ocre_py.errors import BoardError, NotFound
 from ocre_py.names import did_you_mean
-from ocre_py.zephyr.board.yaml_schema import load_yaml, validate
+from ocre_py.yaml_schema import load_yaml, validate
 
 log = logging.getLogger(__name__)
 

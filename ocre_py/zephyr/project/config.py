@@ -14,7 +14,7 @@ from typing import Any
 
 from ocre_py.errors import InvalidInput
 from ocre_py.units import parse_size
-from ocre_py.zephyr.board.yaml_schema import load_yaml, validate
+from ocre_py.yaml_schema import load_yaml, validate
 
 SCHEMA_FILE = Path(__file__).with_name("ocre.schema.yaml")
 CONFIG_NAME = "ocre.yml"
