@@ -41,7 +41,7 @@ def padded_module(size: int, seed: int = 0) -> bytes:
 
 
 @contextmanager
-def _registry(work: Path) -> Iterator[str]:
+def loopback_registry(work: Path) -> Iterator[str]:
     exe = shutil.which("docker-registry")
     if not exe:
         raise RuntimeError("docker-registry is not installed (apt-get install docker-registry)")
@@ -79,7 +79,7 @@ def run(*, rounds: int = 5, images: int = 100) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="ocre-bench-images-") as tmp:
         work = Path(tmp)
         module = padded_module(MIB)
-        with _registry(work) as host:
+        with loopback_registry(work) as host:
             push_times, pull_times = [], []
             for i in range(rounds):
                 store = ImageStore(work / f"push{i}")

@@ -2,14 +2,15 @@
 
 Each broker gets its own config file, port and persistence directory, so a restart restores the
 retained messages (what members rely on after a broker restart) and nothing touches a system
-broker. ``max_connections``/``ulimit`` are left to the caller: the 1,000-member benchmark raises
-the file limit itself.
+broker. Connections are unlimited (``max_connections -1``); each takes a file descriptor, so the
+1,000-member benchmark passes ``nofile`` to raise the broker's open-file limit (``ulimit -n``).
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import resource
 import shutil
 import signal
 import socket
@@ -24,10 +25,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Mosquitto:
     """``with Mosquitto(tmp) as broker: broker.url`` → ``mqtt://127.0.0.1:PORT``."""
 
-    def __init__(self, root: Path, *, port: int | None = None, extra: str = "") -> None:
+    def __init__(
+        self, root: Path, *, port: int | None = None, extra: str = "", nofile: int | None = None
+    ) -> None:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(exe).is_file():
             raise RuntimeError(
@@ -37,6 +46,7 @@ class Mosquitto:
         self.root = root
         self.port = port or free_port()
         self.extra = extra
+        self.nofile = nofile
         self.process: subprocess.Popen[bytes] | None = None
         root.mkdir(parents=True, exist_ok=True)
         self.conf = root / "mosquitto.conf"
@@ -58,10 +68,13 @@ class Mosquitto:
             f"persistence_location {data}/\n"
             "autosave_interval 1\n"
             "max_queued_messages 100000\n"
+            "max_connections -1\n"
             f"{self.extra}"
         )
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                [self.exe, "-c", str(self.conf)], stdout=log, stderr=log, preexec_fn=self._limits
+            )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -72,6 +85,13 @@ class Mosquitto:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not listen within 10 s")
+
+    def _limits(self) -> None:
+        """In the child, before exec: the open-file limit the caller asked for (up to the hard one)."""
+        if self.nofile:
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            want = self.nofile if hard == resource.RLIM_INFINITY else min(self.nofile, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
 
     def stop(self) -> None:
         """A clean stop: mosquitto writes its persistence file (retained messages) on SIGTERM."""
@@ -95,6 +115,11 @@ class Mosquitto:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
         return 0
+
+    def cpu_seconds(self) -> float:
+        """The broker's user + system CPU time so far (what an apply cost the broker)."""
+        assert self.process is not None
+        return cpu_seconds(self.process.pid)
 
     def __enter__(self) -> Mosquitto:
         return self.start()
