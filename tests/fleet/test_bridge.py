@@ -48,6 +48,7 @@ def test_message_crosses_intact_and_never_loops(nodes: tuple[Node, Node], broker
         assert a.daemon.publish("sensor/raw", binary, "application/octet-stream") == 0
         assert a.daemon.publish("sensor/t", b"21.5", "text/plain") == 0
         wait_until(lambda: len(on_b) == 2, 10, "both messages on daemon B")
+        wait_until(lambda: len(spy.messages) == 2 and a.bridge.stats["own"] == 2, 10, "A's copies back")
         time.sleep(QUIET)
 
         assert [(m.topic, m.content_type, m.payload) for m in on_b] == [
@@ -66,6 +67,7 @@ def test_message_crosses_intact_and_never_loops(nodes: tuple[Node, Node], broker
         # And back: B's container side answers on the same prefix.
         assert b.daemon.publish("sensor/ack", b"ok", "text/plain") == 0
         wait_until(lambda: len(on_a) == 3, 10, "the answer on daemon A")
+        wait_until(lambda: len(spy.messages) == 3 and b.bridge.stats["own"] == 1, 10, "B's copy back")
         time.sleep(QUIET)
         assert len(spy.messages) == 3 and len(on_a) == 3 and len(on_b) == 3
         assert len(a.bridge.echoes) == 0 and len(b.bridge.echoes) == 0
@@ -87,6 +89,7 @@ def test_only_bridged_prefixes_cross(nodes: tuple[Node, Node], broker: Mosquitto
         bus.publish(BrokerOptions(broker.url), FLEET, "other/y", b"from a host")  # B gets, ignores
         assert a.daemon.publish("sensor/ok", b"y", "text/plain") == 0
         wait_until(lambda: len(on_b) == 1, 10, "the bridged message")
+        wait_until(lambda: b.bridge.stats["unselected"] == 1 and len(spy.messages) == 2, 10, "the rest")
         time.sleep(QUIET)
         assert [m.topic for m in on_b] == [b"sensor/ok"]
         assert [t for t, _ in spy.messages] == [bus_topic(FLEET, "other/y"), bus_topic(FLEET, "sensor/ok")]
