@@ -1,7 +1,9 @@
 """``ocre publish`` / ``ocre subscribe``: host tools talk to the daemon's containers by topic.
 
 Messages follow the containers' rules (spec 2.5): a subscription receives every topic it is a
-prefix of. ``publish`` fails (exit 1) when no container or host subscriber matches.
+prefix of. ``publish`` fails (exit 1) when no container or host subscriber matches. ``subscribe``
+says on stderr once the daemon has registered it, so a script (or a reader) knows when publishing
+reaches it: ``ocre subscribe sensor/ &`` then ``ocre publish sensor/temp 21.5``.
 """
 
 from __future__ import annotations
@@ -62,8 +64,11 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
         raise InvalidInput.field(None, "--count", args.count, "a positive number")
     out = sys.stdout
     for message in client_for(args).subscribe(args.topic, count=args.count):
-        if not message:
-            continue  # the daemon's "subscribed" marker
+        if not message:  # the daemon's "subscribed" marker: say so, as nats sub and redis-cli do
+            what = f"topics starting with '{args.topic}'" if args.topic else "every topic"
+            sys.stderr.write(f"subscribed to {what}\n")
+            sys.stderr.flush()
+            continue
         if args.json:
             out.write(json.dumps(message, sort_keys=True) + "\n")
         else:
