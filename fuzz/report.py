@@ -92,7 +92,8 @@ def _crash_section(results: dict[str, Any]) -> list[str]:
         lines.append("| (no run recorded yet: `make reliability`) | | | | | | | | | |")
     bad = [r for r in results.values() if r["invalid"] or r["retry_failed"]]
     for r in bad:
-        lines += ["", f"### Open: {r['operation']}", "", "```text", "\n".join(r.get("problems", [])[:20]), "```"]
+        problems = "\n".join(r.get("problems", [])[:20])
+        lines += ["", f"### Open: {r['operation']}", "", "```text", problems, "```"]
     return lines
 
 

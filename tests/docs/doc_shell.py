@@ -150,7 +150,9 @@ def blocks(path: Path, rel: str) -> list[Block]:
                     raise DocError(f"{rel}:{pending[0].line}: doc-test marker above a ```{lang} block")
                 dollar = next((n for n, b in enumerate(body) if b.startswith("$ ")), None)
                 if dollar is not None:
-                    raise DocError(f"{rel}:{start + 2 + dollar}: a '$ ' command in a ```{lang} block: use ```console")
+                    raise DocError(
+                        f"{rel}:{start + 2 + dollar}: a '$ ' command in a ```{lang} block: use ```console"
+                    )
             pending = []
         elif text.strip() and pending:
             raise DocError(f"{rel}:{pending[0].line}: doc-test marker not directly above a code block")
@@ -211,7 +213,9 @@ def _apply(markers: list[Marker], commands: list[Command], rel: str) -> None:
     for marker in markers:
         matched = [c for c in commands if marker.applies(c.text)]
         if not matched:
-            raise DocError(f"{rel}:{marker.line}: doc-test {marker.kind} matches no command of the block below")
+            raise DocError(
+                f"{rel}:{marker.line}: doc-test {marker.kind} matches no command of the block below"
+            )
         for command in matched:
             command.markers.append(marker)
 
@@ -272,7 +276,9 @@ class Terminal:
             while not _started(ready, out, err):
                 if time.monotonic() > deadline:
                     what = f"{ready.text!r} in its output" if ready else "a first line of output"
-                    return Outcome(None, _read(out), _read(err) + f"\n[doc-test: no {what}]", deadline - start)
+                    return Outcome(
+                        None, _read(out), _read(err) + f"\n[doc-test: no {what}]", deadline - start
+                    )
                 time.sleep(0.02)
             time.sleep(0.2)  # a server that printed an error is gone by now
             if not _alive(int(pid.read_text())):
@@ -296,13 +302,23 @@ class Terminal:
                 break
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
-                try:
-                    os.killpg(self.proc.pid, 0)
-                except ProcessLookupError:
-                    break
                 self.proc.poll()
+                if not _group_alive(self.proc.pid):
+                    break
                 time.sleep(0.05)
         self.proc.wait(timeout=5)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies waiting for a reaper do not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def _alive(pid: int) -> bool:
