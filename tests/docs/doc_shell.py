@@ -17,7 +17,7 @@ Without a quoted prefix a marker applies to every command of the block; with pre
 commands that start with one of them (each prefix must match a command). Kinds:
 
 ``skip: REASON``
-    not run (a whole suite, root, systemd); the reason is required.
+    not run (the whole test suite, a remote host, network downloads); the reason is required.
 ``needs-zephyr``, ``needs-board``, ``needs-probe``
     run; without the thing (no ``ZEPHYR_BASE``; CI never has a board or a probe) the command must
     be refused clearly: non-zero exit, no traceback, a first stderr line that names what is missing
@@ -26,7 +26,8 @@ commands that start with one of them (each prefix must match a command). Kinds:
 ``expect-fail``
     the example shows a refusal: non-zero exit with the same one-line rule.
 ``ready: TEXT``
-    a command ending in ``&`` is started when TEXT appears in its output (default: its first line).
+    a command ending in ``&`` has started when TEXT appears in its output (default: its first
+    line); it must still be running then (a server that printed an error and exited fails).
 ``timeout: SECONDS``
     per command (default 120).
 
