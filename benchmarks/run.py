@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -24,6 +25,9 @@ DATA = DOC.with_suffix(".json")
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--spans"]:  # no benchmark: rewrite the docs' numbers from the JSON as it is
+        rewrite_spans(json.loads(DATA.read_text()))
+        return 0
     names = sorted(p.stem for p in HERE.glob("bench_*.py"))
     if argv:
         names = [n for n in names if any(a in n for a in argv)]
@@ -42,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(merged, indent=2, sort_keys=True, default=str) + "\n")
     tmp.replace(DATA)
     write_report(merged)
+    rewrite_spans(merged)
     return 1 if any(isinstance(r, dict) and "failed" in r for r in results.values()) else 0
 
 
@@ -64,6 +69,47 @@ def write_report(results: dict[str, object]) -> None:
     tmp = DOC.with_suffix(".tmp")
     tmp.write_text("\n".join(lines))
     tmp.replace(DOC)
+
+
+#: Numbers in prose are spans that every run rewrites from the JSON, never typed by hand:
+#: ``<!-- bench:SECTION.KEY[/DIVISOR][:FORMAT] -->VALUE<!-- /bench -->`` (no "|": spans sit in tables), e.g.
+#: ``<!-- bench:bench_daemon.idle_rss_mb:.0f -->30<!-- /bench --> MB``. tests/docs/test_bench_numbers.py
+#: checks every span against the JSON.
+SPAN = re.compile(r"<!-- bench:(?P<ref>[^>]+?) -->(?P<value>.*?)<!-- /bench -->")
+SPAN_DOCS = ("README.md", "docs/*.md", "examples/README.md")
+
+
+def span_value(results: dict[str, object], ref: str) -> str:
+    """The text a span shows: ``SECTION.KEY`` looked up, divided by DIVISOR, formatted with FORMAT."""
+    key, _, fmt = ref.partition(":")
+    divisor = re.search(r"/(\d+)$", key)
+    if divisor:
+        key = key[: divisor.start()]
+    section, _, name = key.partition(".")
+    data = results.get(section)
+    if not isinstance(data, dict) or name not in data:
+        raise KeyError(f"{ref!r}: docs/benchmarks.json has no {section}.{name}")
+    value = data[name]
+    if divisor:
+        if not isinstance(value, int | float):
+            raise KeyError(f"{ref!r}: {section}.{name} is not a number")
+        value = value / int(divisor.group(1))
+    return format(value, fmt) if fmt else str(value)
+
+
+def rewrite_spans(results: dict[str, object], root: Path = HERE.parent) -> list[Path]:
+    """Rewrite every span of the docs from ``results``; returns the files that changed."""
+    changed = []
+    for pattern in SPAN_DOCS:
+        for path in sorted(root.glob(pattern)):
+            text = path.read_text()
+            new = SPAN.sub(
+                lambda m: f"<!-- bench:{m['ref']} -->{span_value(results, m['ref'])}<!-- /bench -->", text
+            )
+            if new != text:
+                path.write_text(new)
+                changed.append(path)
+    return changed
 
 
 if __name__ == "__main__":

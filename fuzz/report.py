@@ -57,7 +57,7 @@ def _fuzz_section(results: dict[str, Any]) -> list[str]:
     open_ = [r for r in results.values() if r.get("returncode")]
     lines += ["", f"Open crashes: **{sum(max(r.get('crashes', 0), 1) for r in open_)}**."]
     for r in open_:
-        lines += ["", f"### Open: `{r['target']}`", "", "```", r.get("detail", "")[:3000], "```"]
+        lines += ["", f"### Open: `{r['target']}`", "", "```text", r.get("detail", "")[:3000], "```"]
     return lines
 
 
@@ -92,7 +92,8 @@ def _crash_section(results: dict[str, Any]) -> list[str]:
         lines.append("| (no run recorded yet: `make reliability`) | | | | | | | | | |")
     bad = [r for r in results.values() if r["invalid"] or r["retry_failed"]]
     for r in bad:
-        lines += ["", f"### Open: {r['operation']}", "", "```", "\n".join(r.get("problems", [])[:20]), "```"]
+        problems = "\n".join(r.get("problems", [])[:20])
+        lines += ["", f"### Open: {r['operation']}", "", "```text", problems, "```"]
     return lines
 
 
@@ -224,7 +225,7 @@ def render() -> str:
         "",
         "## 6. `ocre doctor`",
         "",
-        "```",
+        "```text",
         "ocre doctor [--workdir DIR] [--store DIR] [--partition FILE [--block-size N]] [--repair] [--json]",
         "```",
         "",

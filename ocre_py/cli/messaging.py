@@ -1,7 +1,9 @@
 """``ocre publish`` / ``ocre subscribe``: host tools talk to the daemon's containers by topic.
 
 Messages follow the containers' rules (spec 2.5): a subscription receives every topic it is a
-prefix of. ``publish`` fails (exit 1) when no container or host subscriber matches.
+prefix of. ``publish`` fails (exit 1) when no container or host subscriber matches. ``subscribe``
+says on stderr once the daemon has registered it, so a script (or a reader) knows when publishing
+reaches it: ``ocre subscribe sensor/ &`` then ``ocre publish sensor/temp 21.5``.
 
 With ``--broker`` both talk to the fleet bus instead of a daemon (``ocre_py.fleet.bus``): the
 message reaches every member that bridges its topic, and ``subscribe`` prints what members bridge,
@@ -130,8 +132,11 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     else:
         messages = client_for(args).subscribe(args.topic, count=args.count)
     for message in messages:
-        if not message:
-            continue  # the daemon's "subscribed" marker
+        if not message:  # the "subscribed" marker: say so, as nats sub and redis-cli do
+            what = f"topics starting with '{args.topic}'" if args.topic else "every topic"
+            sys.stderr.write(f"subscribed to {what}\n")
+            sys.stderr.flush()
+            continue
         if args.json:
             out.write(json.dumps(message, sort_keys=True) + "\n")
         else:

@@ -68,16 +68,24 @@ def test_subscribe_cli_prints_messages(daemon: Daemon, home: Path) -> None:
     from .conftest import OCRE
 
     proc = subprocess.Popen(
-        [*OCRE, "subscribe", "news/", "-n", "2", "--json"], stdout=subprocess.PIPE, text=True
+        [*OCRE, "subscribe", "news/", "-n", "2", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        wait_until(lambda: daemon.runtime.broker._host, 20, "the host subscription")
+        # The first stderr line comes once the daemon holds the subscription: publishing now
+        # reaches it (what `ocre subscribe sensor/ &` then `ocre publish` in README relies on).
+        assert proc.stderr is not None
+        assert proc.stderr.readline() == "subscribed to topics starting with 'news/'\n"
+        assert daemon.runtime.broker._host
         client = DaemonClient.connect()
         assert client.publish("news/a", b"one")["delivered"]
         assert client.publish("news/b", b"\xff\x00", "application/octet-stream")["delivered"]
-        out, _ = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
+    assert err == ""
     lines = out.splitlines()
     assert '"payload": "one"' in lines[0] and '"topic": "news/a"' in lines[0]
     assert '"encoding": "base64"' in lines[1] and '"payload": "/wA="' in lines[1]

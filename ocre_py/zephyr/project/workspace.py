@@ -41,9 +41,13 @@ class WestContext:
         """``ZEPHYR_BASE`` or a one-line error that says how to get a workspace."""
         if self.zephyr_base and (self.zephyr_base / "VERSION").is_file():
             return self.zephyr_base
-        where = f" (ZEPHYR_BASE={self.zephyr_base} has no VERSION file)" if self.zephyr_base else ""
+        problem = (  # west exports its guess (<topdir>/zephyr) even before zephyr is cloned
+            f"ZEPHYR_BASE is {self.zephyr_base}, which has no VERSION file (zephyr not cloned?)"
+            if self.zephyr_base
+            else "ZEPHYR_BASE is not set and this workspace has no zephyr project"
+        )
         raise BuildError(
-            f"no Zephyr tree: ZEPHYR_BASE is not set and this workspace has no zephyr project{where}",
+            f"no Zephyr tree: {problem}",
             hint=(
                 f"create a workspace with 'west init -l {REPO_ROOT} && west update' "
                 "(or 'west init -m <url of this repository> WORKSPACE && cd WORKSPACE && west update'), "
