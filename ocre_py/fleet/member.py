@@ -113,6 +113,7 @@ class Member:
         )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         self._client = client
         _, host, port = self.config.broker.parts
@@ -160,6 +161,13 @@ class Member:
         client.subscribe(presence, qos=1)  # its retained message ends the deployments' burst
         log.info("fleet member %s connected to %s", self.device, self.config.broker.display())
         self._wake.set()
+
+    def _on_connect_fail(self, _c: object, _u: object) -> None:
+        """paho retries on its own (with backoff) and says so only at debug level: say it here."""
+        if not self._stop.is_set():
+            log.warning(
+                "fleet member %s cannot reach %s; retrying", self.device, self.config.broker.display()
+            )
 
     def _on_disconnect(self, _c: object, _u: object, _f: object, reason: Any, _p: object) -> None:
         if not self._stop.is_set():

@@ -104,6 +104,9 @@ def fleet(
         try:
             yield f
         finally:
+            for m in f.members.values():  # all at once: each takes its shutdown grace
+                if m.proc is not None and m.proc.poll() is None:
+                    m.proc.terminate()
             for m in f.members.values():
                 m.stop()
 
@@ -220,6 +223,10 @@ def test_unmanaged_containers_are_never_touched(fleet: Fleet) -> None:
     assert "container 'mine' exists and is not the fleet's" in taken.err.splitlines()[0]
     assert member.containers()["mine"]["status"] == "RUNNING"
 
+    assert member.stop() == 0  # a clean stop says offline itself
+    fleet.wait(lambda w: not w.devices["d1"].online, "d1's offline presence")
+    assert "is online in fleet 'default'" in member.output()
+
 
 def test_killed_member_is_offline_by_its_will_and_converges_when_back(fleet: Fleet) -> None:
     _, d2 = fleet.join(d1={"role": "sensor"}, d2={"role": "sensor"})
@@ -329,6 +336,10 @@ def test_batched_rollout_stops_when_a_batch_fails(fleet: Fleet) -> None:
     assert "rollout stopped at batch 1" in rows["d2"]["error"]
     d2 = fleet.fleet_containers("d2")["app"]
     assert d2["status"] == "RUNNING" and d2["labels"]["ocre.fleet.generation"] == first  # the old one runs on
+
+    assert fleet.fleet("rm", "app").code == 0  # removed everywhere, whatever state it was in
+    fleet.wait(lambda w: not w.devices["d1"].deployments and not w.devices["d2"].deployments, "app to go")
+    assert fleet.fleet_containers("d1") == {} and fleet.fleet_containers("d2") == {}
 
 
 @pytest.mark.parametrize(
