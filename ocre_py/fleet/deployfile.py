@@ -65,7 +65,7 @@ def _normalise(entry: dict[str, Any], where: str) -> dict[str, Any]:
         for key, value in env.items():
             if not isinstance(key, str) or isinstance(value, dict | list) or value is None:
                 raise InvalidInput.field(where, f"env.{key}", value, "a string value")
-        data["env"] = [f"{k}={v}" for k, v in env.items()]
+        data["env"] = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in env.items()]
     elif env is not None and not (isinstance(env, list) and all(isinstance(e, str) for e in env)):
         raise InvalidInput.field(where, "env", env, "a list of KEY=VALUE strings or a mapping")
     return data

@@ -225,7 +225,10 @@ class Member:
     # ---- the worker ----------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(max(0.01, min(self.config.poll, self._settled_at - time.time())))
+            timeout, settles_in = self.config.poll, self._settled_at - time.time()
+            if settles_in > 0:  # look again when a starting container has settled, not a poll later
+                timeout = min(timeout, settles_in + 0.01)
+            self._wake.wait(timeout)
             self._wake.clear()
             if self._stop.is_set():
                 break

@@ -120,9 +120,11 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_deployment_files_in_every_shape(tmp_path: Path) -> None:
     one = load_file(
-        write(tmp_path, "name: a\nimage: 127.0.0.1:5000/a:1\nargs: [5, x]\nenv: {N: 1}\nmemory: 1M\n")
+        write(
+            tmp_path, "name: a\nimage: 127.0.0.1:5000/a:1\nargs: [5, x]\nenv: {N: 1, FLAG: yes}\nmemory: 1M\n"
+        )
     )
-    assert [(d.name, d.args, d.env, d.memory) for d in one] == [("a", ("5", "x"), ("N=1",), "1M")]
+    assert [(d.name, d.args, d.env, d.memory) for d in one] == [("a", ("5", "x"), ("N=1", "FLAG=true"), "1M")]
     listed = load_file(
         write(tmp_path, "- {name: a, image: 127.0.0.1:5000/a:1}\n- {name: b, image: r.io/b}\n")
     )
