@@ -29,24 +29,42 @@ class MemberProcess:
     """``ocre daemon -H unix://HOME/ocre.sock --fleet URL --device-id ID --label K=V...``."""
 
     def __init__(
-        self, root: Path, device: str, broker_url: str, labels: dict[str, str] | None = None
+        self,
+        root: Path,
+        device: str,
+        broker_url: str,
+        labels: dict[str, str] | None = None,
+        *,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.device, self.broker_url = device, broker_url
         self.labels = dict(labels or {})
+        self.extra, self.extra_env = list(extra or []), dict(env or {})
         self.home = root / device
         self.host = f"unix://{self.home / 'ocre.sock'}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "OCRE_HOME": str(self.home), "OCRE_HOST": self.host}
+        return {**os.environ, "OCRE_HOME": str(self.home), "OCRE_HOST": self.host, **self.extra_env}
 
     def spawn(self) -> MemberProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         labels = [a for k, v in sorted(self.labels.items()) for a in ("--label", f"{k}={v}")]
         with open(self.home / "daemon.out", "ab") as out:
             self.proc = subprocess.Popen(
-                [*OCRE, "daemon", "-H", self.host, "--shutdown-grace", "1", *self.fleet_args(), *labels],
+                [
+                    *OCRE,
+                    "daemon",
+                    "-H",
+                    self.host,
+                    "--shutdown-grace",
+                    "1",
+                    *self.fleet_args(),
+                    *labels,
+                    *self.extra,
+                ],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
