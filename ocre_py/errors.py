@@ -84,6 +84,10 @@ class DaemonError(OcreError):
     """The daemon could not be reached or refused a request."""
 
 
+class FleetError(OcreError):
+    """The fleet's broker could not be reached, or a rollout failed on a member."""
+
+
 class NoSpace(OcreError, OSError):
     """A write failed because the filesystem is full (or over quota); names the path and the data."""
 

@@ -19,15 +19,26 @@ from ocre_py.errors import InvalidInput
 
 def load_yaml(path: Path, *, what: str) -> Any:
     """Parse YAML with PyYAML's C loader when present (fast), naming the file on a syntax error."""
+    return _parse(path, what, documents=False)
+
+
+def load_yaml_documents(path: Path, *, what: str) -> list[Any]:
+    """Every document of a multi-document YAML file (``---`` separated), empty ones left out."""
+    return [doc for doc in _parse(path, what, documents=True) if doc is not None]
+
+
+def _parse(path: Path, what: str, *, documents: bool) -> Any:
     try:
         text = path.read_text()
     except FileNotFoundError:
         raise InvalidInput(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path}: {what} is a directory, expected a file") from None
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path}: {what} is not UTF-8 text (byte {exc.start})") from None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
+        return list(yaml.load_all(text, Loader=loader)) if documents else yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

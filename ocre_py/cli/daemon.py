@@ -85,6 +85,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--log-max-size", default="1M", metavar="SIZE", help="cap of each container log file")
     p.add_argument("--log-max-files", type=int, default=3, metavar="N", help="log files kept per container")
     p.add_argument("--shutdown-grace", default="5s", metavar="SECONDS", help="stop grace on shutdown")
+    add_fleet_options(p)
     p.set_defaults(func=cmd_daemon)
     verbs = p.add_subparsers(dest="daemon_command", metavar="VERB")
 
@@ -120,6 +121,51 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rm.set_defaults(func=cmd_images_rm)
 
 
+def add_fleet_options(p: argparse.ArgumentParser) -> None:
+    """``--fleet`` and friends: the daemon joins a fleet as a member (docs/fleet.md)."""
+    g = p.add_argument_group("fleet membership (docs/fleet.md)")
+    g.add_argument("--fleet", metavar="URL", help="join the fleet on this MQTT broker: mqtt[s]://HOST[:PORT]")
+    g.add_argument("--device-id", metavar="ID", help="this daemon's name in the fleet (needed with --fleet)")
+    g.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a label deployments select on (repeatable)",
+    )
+    g.add_argument("--fleet-name", default="default", metavar="NAME", help="the fleet on the broker")
+    g.add_argument("--fleet-ca", metavar="FILE", help="CA certificates of an mqtts:// broker (PEM)")
+    g.add_argument("--fleet-cert", metavar="FILE", help="this device's client certificate (PEM)")
+    g.add_argument("--fleet-key", metavar="FILE", help="the client certificate's private key (PEM)")
+    g.add_argument(
+        "--fleet-username", metavar="NAME", help="broker user name (the password: $OCRE_FLEET_PASSWORD)"
+    )
+
+
+def fleet_member(args: argparse.Namespace) -> Any:
+    """The fleet member ``--fleet`` asks for (checked now, before the daemon starts), or None."""
+    if not getattr(args, "fleet", None):
+        for flag in ("device_id", "label", "fleet_ca", "fleet_cert", "fleet_key", "fleet_username"):
+            if getattr(args, flag, None):
+                from ocre_py.errors import InvalidInput
+
+                raise InvalidInput(f"--{flag.replace('_', '-')} needs --fleet mqtt://HOST[:PORT]")
+        return None
+    from ocre_py.fleet.member import Member, MemberConfig
+
+    config = MemberConfig.from_options(
+        args.fleet,
+        args.device_id,
+        args.label,
+        args.fleet_name,
+        ca=args.fleet_ca,
+        cert=args.fleet_cert,
+        key=args.fleet_key,
+        username=args.fleet_username,
+    )
+    return Member(config)
+
+
 # ---- serving ----------------------------------------------------------------------------------
 def cmd_daemon(args: argparse.Namespace) -> int:
     import grp
@@ -145,6 +191,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     tls = server_context(args.tls_cert, args.tls_key, args.tls_ca)
     if args.log_max_files < 1:
         raise InvalidInput.field(None, "--log-max-files", args.log_max_files, "at least 1")
+    member = fleet_member(args)
     group = None
     if args.group:
         try:
@@ -179,6 +226,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
             socket_mode=0o660 if group is not None else 0o600,
             socket_group=group,
             tls=tls,
+            ready=(lambda daemon, _server: member.start(daemon)) if member else None,
+            stopping=member.close if member else None,
         )
     finally:
         for s, h in previous.items():

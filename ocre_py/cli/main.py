@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ocre_py.cli.run",
     "ocre_py.cli.container",
     "ocre_py.cli.daemon",
+    "ocre_py.cli.fleet",
     "ocre_py.cli.messaging",
     "ocre_py.cli.device",
     "ocre_py.cli.build",

@@ -37,12 +37,17 @@ def run(
     socket_group: int | None = None,
     ready: Callable[[Daemon, Server], None] | None = None,
     tls: ssl.SSLContext | None = None,
+    stopping: Callable[[], None] | None = None,
 ) -> None:
+    """Serve until ``stop`` is set. ``ready`` runs once the daemon answers; ``stopping`` runs when it
+    is asked to stop, while its containers still run and its API still answers (a fleet member
+    says it goes offline then)."""
     options = options or DaemonOptions()
     soft, hard = raise_open_files_limit()
     log.debug("open files limit %d (hard %d)", soft, hard)
     daemon = Daemon(workdir, options=options)
     server: Server | None = None
+    started = False
     info = workdir / INFO_FILE
     previous_interval = sys.getswitchinterval()
     if options.switch_interval:
@@ -61,9 +66,15 @@ def run(
         )
         if ready is not None:
             ready(daemon, server)
+        started = True
         stop.wait()
         log.info("daemon shutting down")
     finally:
+        if started and stopping is not None:
+            try:
+                stopping()
+            except Exception:  # the daemon still closes cleanly
+                log.exception("shutdown hook failed")
         if server is not None:
             server.close()
         daemon.close()

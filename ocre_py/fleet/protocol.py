@@ -15,6 +15,8 @@ Topics, under ``ocre/v1/<fleet>/``:
 ``devices/<device>/state``             retained   labels, containers, per-deployment progress
 ``deployments/<name>``                 retained   the desired state; an empty payload deletes it
 ``bus/<topic>``                        QoS 1      bridged container messages (``Envelope``)
+``control/<client>``                   QoS 1      a control tool's own echo: the retained burst
+                                                  it subscribed to has all arrived before it
 =====================================  =========  ===============================================
 """
 
@@ -80,6 +82,12 @@ def deployment_topic(fleet: str, name: str) -> str:
 
 def bus_topic(fleet: str, topic: str) -> str:
     return f"{ROOT}/{fleet}/bus/{topic}"
+
+
+def control_topic(fleet: str, client: str) -> str:
+    """A control tool's echo topic: the broker delivers a subscription's retained messages before
+    anything published after the SUBACK, so the echo coming back ends the retained burst."""
+    return f"{ROOT}/{fleet}/control/{client}"
 
 
 def devices_filter(fleet: str) -> str:

@@ -30,6 +30,8 @@ class Progress:
     digest: str | None = None
     error: str | None = None
     exit_code: int | None = None
+    #: Why a deployment is ``held`` or ``stopped`` (not an error of this device's: the rollout's).
+    reason: str | None = None
 
     @property
     def done(self) -> bool:
@@ -54,6 +56,7 @@ class Progress:
             data.get("digest") if isinstance(data.get("digest"), str) else None,
             str(data["error"])[:1024] if data.get("error") else None,
             code if isinstance(code, int) and not isinstance(code, bool) else None,
+            str(data["reason"])[:1024] if data.get("reason") else None,
         )
 
 

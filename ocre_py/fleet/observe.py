@@ -1,0 +1,180 @@
+"""A live, read-only picture of one fleet, from the broker's retained messages.
+
+``ocre fleet ps``, ``devices``, ``rm`` and ``apply --wait`` all start the same way: subscribe to
+every member's presence and state and to every deployment, and take the retained burst the
+broker answers with. The end of the burst is known, not guessed: the watcher then publishes a
+nonce to its own ``control/<client>`` topic, and the broker delivers a subscription's retained
+messages before anything published after it. Where the echo never comes (an ACL refusing the
+control topic, a broker that does not order), a short quiet period, then a cap, end the wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ocre_py.errors import FleetError, InvalidInput
+from ocre_py.fleet import broker, protocol
+from ocre_py.fleet.protocol import Deployment
+from ocre_py.fleet.state import DeviceView, apply_device_message
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONNECT_TIMEOUT = 10.0
+BURST_CAP = 5.0  # longest wait for the retained burst
+BURST_QUIET = 0.5  # without the echo, this long without a message ends it
+
+
+class FleetWatch:
+    """``with FleetWatch(options, fleet) as watch:`` the fleet's devices and deployments, kept up to
+    date until the block ends. Read the dictionaries under :meth:`wait` or :attr:`lock`."""
+
+    def __init__(self, options: broker.BrokerOptions, fleet: str, *, burst_cap: float = BURST_CAP) -> None:
+        protocol.check_fleet_name(fleet, "--fleet")
+        self.options, self.fleet, self.burst_cap = options, fleet, burst_cap
+        self.devices: dict[str, DeviceView] = {}
+        self.deployments: dict[str, Deployment] = {}
+        self.invalid: dict[str, str] = {}  # deployments whose retained message did not check out
+        self.lock = threading.Condition()
+        self._nonce = secrets.token_hex(8)
+        self._control = protocol.control_topic(fleet, f"ocre-{self._nonce}")
+        self._connected: bool | None = None
+        self._refused: str | None = None
+        self._subscribed = False
+        self._synced = False
+        self._last_message = time.monotonic()
+        self._client: mqtt.Client | None = None
+
+    # ---- opening and closing -------------------------------------------------------------------
+    def __enter__(self) -> FleetWatch:
+        client = broker.make_client(self.options, f"ocre-control-{self._nonce}")
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        _, host, port = self.options.parts
+        where = self.options.display()
+        try:
+            client.connect(host, port, keepalive=broker.KEEPALIVE)
+        except ssl.SSLError as exc:
+            raise FleetError(f"TLS with the fleet broker {where} failed: {exc.reason or exc}") from None
+        except OSError as exc:
+            raise FleetError(
+                f"cannot reach the fleet broker {where}: {exc.strerror or exc}",
+                hint="is it running? give --broker mqtt://HOST[:PORT] or set $OCRE_FLEET",
+            ) from None
+        self._client = client
+        client.loop_start()
+        try:
+            with self.lock:
+                if not self.lock.wait_for(lambda: self._connected is not None, CONNECT_TIMEOUT):
+                    raise FleetError(f"the fleet broker {where} did not answer within {CONNECT_TIMEOUT:g} s")
+                if not self._connected:
+                    raise FleetError(f"the fleet broker {where} refused the connection: {self._refused}")
+                self._wait_burst()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.disconnect()
+            client.loop_stop()
+
+    def _wait_burst(self) -> None:
+        """Until the echo comes back (held lock), or quiet after the SUBACK, or the cap."""
+        deadline = time.monotonic() + self.burst_cap
+        while not self._synced:
+            now = time.monotonic()
+            if now >= deadline:
+                log.warning("fleet: the retained burst did not end within %ss", self.burst_cap)
+                return
+            if self._subscribed and now - self._last_message >= BURST_QUIET:
+                return
+            self.lock.wait(min(deadline - now, BURST_QUIET / 5))
+
+    # ---- paho callbacks ------------------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
+        with self.lock:
+            if reason.is_failure:
+                self._connected, self._refused = False, str(reason)
+            else:
+                self._connected = True
+                client.subscribe(
+                    [
+                        (protocol.devices_filter(self.fleet), 1),
+                        (protocol.deployments_filter(self.fleet), 1),
+                        (self._control, 1),
+                    ]
+                )
+            self.lock.notify_all()
+
+    def _on_subscribe(self, client: mqtt.Client, *_: object) -> None:
+        with self.lock:
+            self._subscribed, self._last_message = True, time.monotonic()
+        client.publish(self._control, self._nonce.encode(), qos=1)
+
+    def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self._last_message = time.monotonic()
+            try:
+                self._take(msg.topic, bytes(msg.payload))
+            except InvalidInput as exc:
+                log.debug("fleet: ignoring a message on %s: %s", msg.topic, exc.message)
+            self.lock.notify_all()
+
+    def _take(self, topic: str, payload: bytes) -> None:
+        if topic == self._control:
+            self._synced = self._synced or payload == self._nonce.encode()
+            return
+        parsed = protocol.parse_topic(self.fleet, topic)
+        if parsed is None:
+            return
+        kind, name, leaf = parsed
+        if kind == "devices":
+            apply_device_message(self.devices, name, leaf, payload)
+        elif kind == "deployments":
+            self.deployments.pop(name, None)
+            self.invalid.pop(name, None)
+            if not payload:
+                return
+            try:
+                d = Deployment.from_dict(protocol.decode(payload, f"deployment {name}"))
+                if d.name != name:
+                    raise InvalidInput(f"deployment {name}: its message names '{d.name}'")
+            except InvalidInput as exc:
+                self.invalid[name] = exc.message
+                return
+            self.deployments[name] = d
+
+    # ---- using it ------------------------------------------------------------------------------
+    def wait(self, predicate: Callable[[], T], timeout: float) -> T:
+        """``predicate()`` (called under the lock on every message) once it is true, or its last
+        value when ``timeout`` seconds passed."""
+        with self.lock:
+            return self.lock.wait_for(predicate, timeout)
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = True) -> None:
+        """Publish at QoS 1 and wait for the broker's acknowledgement."""
+        if self._client is None:
+            raise FleetError("the fleet watch is closed")
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        try:
+            info.wait_for_publish(timeout=CONNECT_TIMEOUT)
+        except (RuntimeError, ValueError) as exc:
+            raise FleetError(f"cannot publish to {topic}: {exc}") from None
+        if not info.is_published():
+            raise FleetError(f"the fleet broker {self.options.display()} did not acknowledge {topic}")
