@@ -16,10 +16,11 @@ per member, against a real mosquitto on loopback.
 - ``daemons_20_*``: 20 real ``ocre daemon --fleet`` processes (each its own OCRE_HOME and socket)
   and a deployment of ``examples/hello`` pushed to a loopback docker-registry: apply → all 20
   report it running or exited (0), the first apply pulling the image, the second (new args)
-  finding it in each daemon's store. Skipped while ``ocre daemon`` has no ``--fleet``.
+  finding it in each daemon's store.
 
-Until ``ocre_py/fleet/control.py`` lands, the apply is ``simulate.publish_deployment`` (the same
-message on the same topic).
+The apply is ``simulate.publish_deployment``: the retained QoS 1 message ``ocre fleet apply``
+publishes (``control.apply`` adds a plan only for batched rollouts, and first reads the fleet's
+retained state, which is not what this measures).
 """
 
 from __future__ import annotations
@@ -165,38 +166,8 @@ def _ocre(*args: str) -> list[str]:
     return [sys.executable, "-m", "ocre_py", *args]
 
 
-def _fleet_of(url: str, device: str, timeout: float) -> str | None:
-    """The fleet a daemon joined, from its presence topic (``ocre/v1/<fleet>/devices/<id>/…``)."""
-    import paho.mqtt.client as mqtt
-
-    from ocre_py.fleet.broker import make_client
-
-    found: list[str] = []
-    client = make_client(BrokerOptions(url), "bench-discover")
-
-    def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
-        parts = msg.topic.split("/")
-        if len(parts) == 6 and parts[4] == device:
-            found.append(parts[2])
-
-    client.on_message = on_message
-    client.on_connect = lambda c, *a: c.subscribe("ocre/v1/+/devices/+/presence")
-    _, host, port = BrokerOptions(url).parts
-    client.connect(host, port)
-    client.loop_start()
-    deadline = time.monotonic() + timeout
-    while not found and time.monotonic() < deadline:
-        time.sleep(0.1)
-    client.disconnect()
-    client.loop_stop()
-    return found[0] if found else None
-
-
 def daemons(count: int = 20) -> dict[str, Any]:
-    """``count`` real daemons with the member agent; skipped while ``ocre daemon`` has no --fleet."""
-    usage = subprocess.run(_ocre("daemon", "--help"), capture_output=True, text=True).stdout
-    if "--fleet" not in usage:
-        return {f"daemons_{count}": "skipped: needs the member agent (ocre daemon --fleet)"}
+    """``count`` real daemons with the member agent."""
     from benchmarks.bench_images import loopback_registry
     from ocre_py.image import ImageStore, build_image, push
     from ocre_py.sdk import build_container
@@ -218,16 +189,12 @@ def daemons(count: int = 20) -> dict[str, Any]:
                     home.mkdir()
                     args = ["daemon", "-H", f"unix://{home}/ocred.sock", "--fleet", broker.url]
                     args += ["--device-id", f"d{i}", "--label", "role=bench"]
-                    if "--fleet-name" in usage:
-                        args += ["--fleet-name", FLEET]
+                    args += ["--fleet-name", FLEET]
                     env = {**os.environ, "OCRE_HOME": str(home)}
                     env.pop("OCRE_HOST", None)
                     with open(home / "daemon.out", "wb") as log:
                         procs.append(subprocess.Popen(_ocre(*args), env=env, stdout=log, stderr=log))
-                fleet = _fleet_of(broker.url, "d0", 60)
-                if fleet is None:
-                    raise RuntimeError("daemon d0 announced no presence within 60 s")
-                with Observer(broker.url, fleet) as obs:
+                with Observer(broker.url, FLEET) as obs:
                     if not obs.wait(lambda: sum(obs.online.values()) >= count, 120):
                         raise RuntimeError(f"{sum(obs.online.values())} of {count} daemons came online")
                     started = time.perf_counter() - t0
@@ -255,7 +222,6 @@ def daemons(count: int = 20) -> dict[str, Any]:
         f"daemons_{count}_start_s": round(started, 2),
         f"daemons_{count}_converge_pull_s": round(times[0], 3),
         f"daemons_{count}_converge_cached_s": round(times[1], 3),
-        f"daemons_{count}_fleet": fleet,
     }
 
 
@@ -270,7 +236,7 @@ def run() -> dict[str, Any]:
         out["daemons_20"] = f"failed: {type(exc).__name__}: {exc}"
     out["load_avg_1_5_15"] = [round(x, 2) for x in load]
     out["note"] = (
-        "apply = simulate.publish_deployment until fleet.control lands; converge = publish to the "
+        "apply = the retained deployment message ocre fleet apply publishes; converge = publish to the "
         "last member's state reporting the generation running, stamped by an observer client; "
         "simulated members in one child process, one selector thread; loopback mosquitto"
     )
