@@ -139,13 +139,26 @@ def _report(doc: str, command: Command, problem: str, outcome: Outcome | None) -
     return text
 
 
+def _link_venv(venv: Path) -> None:
+    """The repository's venv, entry by entry, with set-up stamps of its own made after the copy:
+    `make` in the copy finds its set-up done and never reinstalls the toolkit, which would point
+    the real venv's editable install at this temp copy (as a linked stamp older than a freshly
+    copied pyproject.toml did)."""
+    venv.mkdir()
+    for entry in (REPO / ".venv").iterdir():
+        if entry.name not in (".py-ok", ".deb-ok"):
+            (venv / entry.name).symlink_to(entry)
+    for stamp in (".deb-ok", ".py-ok"):
+        (venv / stamp).touch()
+
+
 def _workspace(tmp: Path) -> tuple[Path, dict[str, str]]:
     """A west workspace with a copy of the repository as its manifest repository, as after
     ``git clone`` + ``west init -l ocre-toolkit``; the cwd is the copy's root."""
     top = tmp / "ws"
     clone = top / "ocre-toolkit"
     shutil.copytree(REPO, clone, ignore=_IGNORE, symlinks=True)
-    (clone / ".venv").symlink_to(REPO / ".venv")  # `make` finds its set-up done
+    _link_venv(clone / ".venv")
     for d in ("home", "ocre-home", "tmp"):
         (tmp / d).mkdir()
     env = {
