@@ -9,16 +9,19 @@ any failed (Docker's habit).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
 from ocre_py.cli import exit_codes
 from ocre_py.cli.container_options import add_container_options, add_daemon_container_options, create_request
-from ocre_py.cli.daemon import add_client_options, client_for
+from ocre_py.cli.daemon_client import add_client_options, client_for
 from ocre_py.cli.run import add_run_parser
+
+TYPE_CHECKING = False  # the client verbs import neither typing nor argparse (issue 14)
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+    from typing import Any
 
 SHORT_FORMS = (
     "create",
@@ -44,6 +47,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _VERBS[name](verbs, name)
     for name in SHORT_FORMS:
         _VERBS[name](sub, name)
+
+
+def add_verb(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+    """Declare only the short form ``name`` (see :data:`ocre_py.cli.main.FAST_VERBS`)."""
+    _VERBS[name](sub, name)
 
 
 # ---- helpers ----------------------------------------------------------------------------------

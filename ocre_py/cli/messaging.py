@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from ocre_py.cli import exit_codes
-from ocre_py.cli.daemon import add_client_options, client_for
+from ocre_py.cli.daemon_client import add_client_options, client_for
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
