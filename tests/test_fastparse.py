@@ -41,7 +41,7 @@ ACCEPTED = [
     pytest.param(["start", "a", "b"], id="start"),
     pytest.param(["pause", "a"], id="pause"),
     pytest.param(["inspect", "--json", "a", "b"], id="inspect"),
-    pytest.param(["create", "-n", "c", "--cap", "filesystem", "img", "x"], id="create"),
+    pytest.param(["create", "--rm", "-n", "c", "--cap", "filesystem", "img", "x"], id="create-rm"),
 ]
 
 #: Command lines it leaves to argparse (some argparse accepts, some it refuses).

@@ -82,6 +82,7 @@ def _each(args: argparse.Namespace, fn: Callable[[Any, str], str | None]) -> int
 # ---- verbs ------------------------------------------------------------------------------------
 def _add_create(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="create a container under the daemon (CREATED; prints its ID)")
+    p.add_argument("--rm", action="store_true", help="the daemon removes it (and its data) once it has run")
     add_daemon_container_options(p)
     add_container_options(p)
     p.set_defaults(func=cmd_create)
