@@ -9,20 +9,18 @@ Ctrl-C kills the container; ``--rm`` removes it afterwards, as ``docker run --rm
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from ocre_py.cli import exit_codes
 from ocre_py.cli.container_options import create_request
-from ocre_py.cli.daemon import client_for
+from ocre_py.cli.daemon_client import client_for
 
+TYPE_CHECKING = False  # not typing's: see ocre_py.cli.main (start-up)
 if TYPE_CHECKING:
-    from ocre_py.daemon.client import DaemonClient
+    import argparse
 
-log = logging.getLogger(__name__)
+    from ocre_py.daemon.client import DaemonClient
 
 
 def reachable_daemon(args: argparse.Namespace) -> DaemonClient | None:
@@ -37,7 +35,7 @@ def reachable_daemon(args: argparse.Namespace) -> DaemonClient | None:
     if getattr(args, "local", False):
         return None
     address, _origin = resolve(args.host)
-    if args.host is None and address.kind == "unix" and not (address.path and address.path.exists()):
+    if args.host is None and address.kind == "unix" and not (address.path and os.path.exists(address.path)):
         return None  # no socket file: no daemon, and no connection attempt
     client = client_for(args)
     if args.host is not None:
@@ -46,7 +44,9 @@ def reachable_daemon(args: argparse.Namespace) -> DaemonClient | None:
     try:
         client.version()
     except DaemonError as exc:
-        log.debug("no daemon (%s): running in this process", exc.message)
+        import logging  # the in-process run that follows imports it anyway
+
+        logging.getLogger(__name__).debug("no daemon (%s): running in this process", exc.message)
         return None
     client.connect_retry = 2.0
     return client

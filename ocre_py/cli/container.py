@@ -9,16 +9,19 @@ any failed (Docker's habit).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
 from ocre_py.cli import exit_codes
 from ocre_py.cli.container_options import add_container_options, add_daemon_container_options, create_request
-from ocre_py.cli.daemon import add_client_options, client_for
+from ocre_py.cli.daemon_client import add_client_options, client_for
 from ocre_py.cli.run import add_run_parser
+
+TYPE_CHECKING = False  # the client verbs import neither typing nor argparse (issue 14)
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+    from typing import Any
 
 SHORT_FORMS = (
     "create",
@@ -44,6 +47,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _VERBS[name](verbs, name)
     for name in SHORT_FORMS:
         _VERBS[name](sub, name)
+
+
+def add_verb(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+    """Declare only the short form ``name`` (see :data:`ocre_py.cli.main.FAST_VERBS`)."""
+    _VERBS[name](sub, name)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -74,6 +82,7 @@ def _each(args: argparse.Namespace, fn: Callable[[Any, str], str | None]) -> int
 # ---- verbs ------------------------------------------------------------------------------------
 def _add_create(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     p = sub.add_parser(name, help="create a container under the daemon (CREATED; prints its ID)")
+    p.add_argument("--rm", action="store_true", help="the daemon removes it (and its data) once it has run")
     add_daemon_container_options(p)
     add_container_options(p)
     p.set_defaults(func=cmd_create)

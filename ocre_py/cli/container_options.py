@@ -8,12 +8,14 @@ whichever way the container runs.
 
 from __future__ import annotations
 
-import argparse
-from typing import TYPE_CHECKING, Any
+from ocre_py.cli.daemon_client import add_client_options, upload_resolved
+from ocre_py.cli.fastparse import REMAINDER
 
-from ocre_py.cli.daemon import add_client_options, upload_resolved
-
+TYPE_CHECKING = False  # not typing's: see ocre_py.cli.main (start-up)
 if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
     from ocre_py.daemon.client import DaemonClient
 
 
@@ -40,7 +42,7 @@ def add_container_options(parser: argparse.ArgumentParser) -> None:
         "--require-signature", action="store_true", help="refuse images not signed by a trusted key"
     )
     parser.add_argument("image", metavar="IMAGE", help="a .wasm file, or an image name in the store")
-    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG", help="arguments for the container")
+    parser.add_argument("args", nargs=REMAINDER, metavar="ARG", help="arguments for the container")
 
 
 def add_daemon_container_options(p: argparse.ArgumentParser) -> None:
@@ -83,7 +85,7 @@ def create_request(args: argparse.Namespace, client: DaemonClient) -> dict[str, 
         restart=getattr(args, "restart", None),
         labels=getattr(args, "label", []),
         runtime=args.runtime,
-        auto_remove=bool(getattr(args, "rm", False)),  # run -d --rm: the daemon removes it at exit
+        auto_remove=bool(getattr(args, "rm", False)),  # run -d --rm, create --rm: the daemon removes it
     )
     request["args"] = list(args.args)
     if image is None:

@@ -3,59 +3,26 @@
 ``ocre daemon [-H ADDR]...`` serves until SIGTERM/SIGINT. ``ocre daemon install-unit`` writes a
 systemd unit. ``ocre daemon images ls|import|rm`` manage ``<workdir>/images`` of a (possibly
 remote) daemon — the flat, device-style layout of spec section 6, apart from the OCI store that
-``ocre image`` manages. The helpers :func:`add_client_options` and :func:`client_for` give every
-daemon-facing verb the same ``-H``/``--token`` handling.
+``ocre image`` manages. Every daemon-facing verb takes the same ``-H``/``--token``/``--tls*``
+options (:mod:`~ocre_py.cli.daemon_client`).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ocre_py.image.runnable import ResolvedImage
 
 from ocre_py.cli import exit_codes
+from ocre_py.cli.daemon_client import add_client_options, client_for, upload_image
 
-HOST_HELP = "daemon address unix://PATH or tcp://HOST:PORT (default: $OCRE_HOST, else <workdir>/ocre.sock)"
-
-
-def add_client_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-H", "--host", metavar="ADDR", help=HOST_HELP)
-    p.add_argument("--token", help="bearer token for a TCP daemon (default: $OCRE_TOKEN)")
-    p.add_argument("--token-file", metavar="FILE", help="read the bearer token from FILE")
-    p.add_argument(
-        "--tls",
-        action="store_true",
-        help="use TLS to a TCP daemon (default: on when $OCRE_TLS_VERIFY is set)",
-    )
-    p.add_argument("--tls-ca", metavar="FILE", help="CA certificates that signed the daemon's (PEM)")
-    p.add_argument("--tls-cert", metavar="FILE", help="client certificate for mutual TLS (PEM)")
-    p.add_argument("--tls-key", metavar="FILE", help="the client certificate's private key (PEM)")
-
-
-def client_for(args: argparse.Namespace) -> Any:
-    """A :class:`DaemonClient` from ``-H``/``--token``/``--token-file``/``--tls*`` (all optional on
-    ``args``; TLS files fall back to ``$OCRE_TLS_VERIFY``/``$OCRE_CERT_PATH``)."""
-    from ocre_py.daemon import DaemonClient
-    from ocre_py.daemon.tls import resolve_client
-
-    return DaemonClient.connect(
-        getattr(args, "host", None),
-        token=getattr(args, "token", None),
-        token_file=getattr(args, "token_file", None),
-        tls=resolve_client(
-            tls=getattr(args, "tls", False),
-            ca=getattr(args, "tls_ca", None),
-            cert=getattr(args, "tls_cert", None),
-            key=getattr(args, "tls_key", None),
-        ),
-    )
+TYPE_CHECKING = False  # not typing's: the client verbs import this module (see ocre_py.cli.main)
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from pathlib import Path
+
     p = sub.add_parser(
         "daemon",
         help="run the Ocre daemon (ocred), or manage it",
@@ -304,27 +271,6 @@ def cmd_images_ls(args: argparse.Namespace) -> int:
     for i in images:
         sys.stdout.write(f"{i['sha256']}\t{i['size']}\t{i['name']}\n")
     return exit_codes.SUCCESS
-
-
-def upload_image(client: Any, source: str, name: str | None = None) -> dict[str, Any]:
-    """Send a module to the daemon's image directory: ``source`` through the library's one resolver
-    (a file, ``<workdir>/images``, or the local store), under ``name`` or its own flat name."""
-    from ocre_py.image.runnable import resolve_image
-
-    return upload_resolved(client, resolve_image(source, export=False), name)
-
-
-def upload_resolved(client: Any, image: ResolvedImage, name: str | None = None) -> dict[str, Any]:
-    """Send an already resolved (and verified) image, checking its name here, with a hint."""
-    from ocre_py.errors import InvalidInput
-    from ocre_py.names import NAME_RULE, is_valid_name
-
-    target = name or image.name
-    if not is_valid_name(target):
-        raise InvalidInput.field(
-            None, "image name", target, NAME_RULE, hint="another name: ocre daemon images import FILE NAME"
-        )
-    return client.import_image(target, image.path.read_bytes())
 
 
 def cmd_images_import(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from ocre_py.cli import exit_codes
-from ocre_py.cli.daemon import add_client_options, client_for
+from ocre_py.cli.daemon_client import add_client_options, client_for
 
 PIN_HELP = "an alias (led0..led2, sw0, sw1) or PORT.PIN (e.g. 1.0)"
 

@@ -3,21 +3,29 @@
 Each module in :data:`COMMAND_MODULES` exposes ``register(subparsers)``; its handlers take the parsed
 ``argparse.Namespace`` and return an exit code. Command modules import the library lazily, inside
 their handlers, so ``ocre run`` does not pay for jinja2, west or pyelftools at start-up.
+
+Start-up (issue 14): the daemon's client verbs (:data:`FAST_VERBS`) are read by
+:mod:`~ocre_py.cli.fastparse` from their own ``add_argument`` declarations, without argparse.
+argparse parses everything else, and a client verb's ``--help`` and usage errors — with that one
+verb's parser; an unknown verb gets every verb's, for "did you mean". Logging is configured before
+the handler runs, except for the client verbs: they stay clear of :mod:`logging` (~12 ms to import)
+unless ``--debug``/``-q`` asks for it or they reach library code that logs
+(:func:`~ocre_py.cli.logsetup.configure`).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import logging
-import shlex
-import subprocess
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
 
-from ocre_py.cli import exit_codes
+from ocre_py.cli import exit_codes, logsetup
 from ocre_py.errors import OcreError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any, NoReturn
 
 #: Command modules, in the order their verbs appear in ``ocre --help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -34,24 +42,23 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ocre_py.cli.zephyr",
 )
 
-#: Verbs whose start-up time matters: only their module is imported and registered.
+_CLIENT_VERBS = ("ps", "logs", "wait", "start", "stop", "kill", "rm", "inspect", "create")
+#: Verbs whose start-up time matters, and their module, which declares each one with
+#: ``add_verb(subparsers, name)`` (``ocre ps`` against a running daemon is a start-up benchmark).
 FAST_VERBS: dict[str, str] = {
     "run": "ocre_py.cli.run",
-    # The daemon's client verbs (``ocre ps`` against a running daemon is a start-up benchmark).
-    **dict.fromkeys(
-        ("ps", "logs", "wait", "start", "stop", "kill", "rm", "inspect", "create", "container"),
-        "ocre_py.cli.container",
-    ),
+    **dict.fromkeys((*_CLIENT_VERBS, "pause", "unpause", "restart"), "ocre_py.cli.container"),
 }
 
-log = logging.getLogger("ocre_py")
 
-
-class _ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``ocre: error: <message>`` and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(exit_codes.USAGE, f"{self.prog}: error: {_suggest(message)}\n")
+def add_global_options(parser: Any) -> None:
+    """The options before the verb (on argparse's parser, or a :class:`~.fastparse.Command`)."""
+    parser.add_argument("--debug", action="store_true", help="show debug logs and full tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only show errors")
+    parser.add_argument("--version", action="store_true", help="show the version and exit")
+    parser.add_argument(
+        "-H", "--host", dest="global_host", metavar="ADDR", help="daemon address for the verb (as its -H)"
+    )
 
 
 def _suggest(message: str) -> str:
@@ -65,36 +72,40 @@ def _suggest(message: str) -> str:
     return f"{message[: m.start(2)]}({hint})" if m and hint else message
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The full parser, or (``only``) one with just that command module's verbs."""
-    parser = _ArgumentParser(
+def build_parser(only: str | None = None, verb: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; or (``only``) one with just that command module's verbs; or (``verb`` as
+    well) with just that one verb of the module."""
+    import argparse
+
+    class ArgumentParser(argparse.ArgumentParser):
+        """argparse with one-line errors: ``ocre: error: <message>`` and exit code 2."""
+
+        def error(self, message: str) -> NoReturn:
+            self.exit(exit_codes.USAGE, f"{self.prog}: error: {_suggest(message)}\n")
+
+    parser = ArgumentParser(
         prog="ocre",
         description="Build, package, deploy and run WebAssembly containers on Zephyr MCUs and Linux.",
     )
-    parser.add_argument("--debug", action="store_true", help="show debug logs and full tracebacks")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only show errors")
-    parser.add_argument("--version", action="store_true", help="show the version and exit")
-    parser.add_argument(
-        "-H", "--host", dest="global_host", metavar="ADDR", help="daemon address for the verb (as its -H)"
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+    add_global_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name in (only,) if only else COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        module = importlib.import_module(name)
+        if verb is None:
+            module.register(sub)
+        else:
+            module.add_verb(sub, verb)
     return parser
 
 
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return f"ocre: {record.levelname.lower()}: {record.getMessage()}"
+def fast_parse(argv: Sequence[str], verb: str) -> Any:
+    """What argparse would make of a plain command line of a fast verb, or None (see fastparse)."""
+    from ocre_py.cli import fastparse
 
-
-def _setup_logging(debug: bool, quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    root = logging.getLogger("ocre_py")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING)
-    root.propagate = False
+    top, verbs = fastparse.Command(), fastparse.Recorder()
+    add_global_options(top)
+    importlib.import_module(FAST_VERBS[verb]).add_verb(verbs, verb)
+    return fastparse.parse(argv, top, verbs)
 
 
 def _one_line(text: str) -> str:
@@ -122,11 +133,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``ocre`` command and return its exit code (never raises, never exits)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     verb = _verb(argv)
-    parser = build_parser(FAST_VERBS.get(verb or ""))
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help or a usage error
-        return int(exc.code or 0)
+    fast = verb if verb in FAST_VERBS else None
+    args = fast_parse(argv, fast) if fast else None
+    parser = None
+    if args is None:
+        if fast and {"-h", "--help"} & set(argv[: argv.index(fast)]):
+            parser = build_parser()  # `ocre --help ps`: the help of `ocre`, every verb
+        else:
+            parser = build_parser(FAST_VERBS.get(verb or ""), fast)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # argparse: --help or a usage error
+            return int(exc.code or 0)
     if args.version:
         from ocre_py.cli.version import version_info
 
@@ -139,27 +157,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exit_codes.USAGE
         args.host = args.host or args.global_host
     if not getattr(args, "func", None):
+        assert parser is not None  # a fast verb always has its handler
         parser.print_help(sys.stderr)
         return exit_codes.USAGE
-    _setup_logging(args.debug, args.quiet)
+    if not fast or args.debug or args.quiet:
+        logsetup.configure(args)
     try:
         return int(args.func(args) or 0)
     except OcreError as exc:
         _error(exc.message, exc.hint)
         return exc.exit_code
-    except subprocess.CalledProcessError as exc:
-        cmd = exc.cmd if isinstance(exc.cmd, str) else shlex.join(map(str, exc.cmd))
-        _error(f"command failed with exit code {exc.returncode}: {cmd}")
-        return exc.returncode or exit_codes.FAILURE
     except BrokenPipeError:
         return exit_codes.SUCCESS
     except KeyboardInterrupt:
         return exit_codes.INTERRUPTED
     except Exception as exc:
+        failed = _failed_command(exc)
+        if failed is not None:
+            _error(failed[0])
+            return failed[1]
         if args.debug:
             raise
         _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         return exit_codes.FAILURE
+
+
+def _failed_command(exc: Exception) -> tuple[str, int] | None:
+    """A failed subprocess: its quoted command and exit code. :mod:`subprocess` is looked at only
+    once something imported it, since before that nothing can have raised its error."""
+    subprocess = sys.modules.get("subprocess")
+    if subprocess is None or not isinstance(exc, subprocess.CalledProcessError):
+        return None
+    import shlex
+
+    cmd = exc.cmd if isinstance(exc.cmd, str) else shlex.join(map(str, exc.cmd))
+    return f"command failed with exit code {exc.returncode}: {cmd}", exc.returncode or exit_codes.FAILURE
 
 
 def console() -> NoReturn:

@@ -17,7 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ocre_py.cli import exit_codes
-from ocre_py.cli.daemon import add_client_options, client_for
+from ocre_py.cli.daemon_client import add_client_options, client_for
 
 if TYPE_CHECKING:
     from ocre_py.fleet.broker import BrokerOptions

@@ -1,14 +1,22 @@
-"""Rendering helpers for command handlers: tables, JSON, and progress that is quiet in pipes."""
+"""Rendering helpers for command handlers: tables, JSON, and progress that is quiet in pipes.
+
+``ocre ps`` prints through here, so the module imports neither :mod:`json` nor :mod:`typing` until
+something needs them (issue 14, start-up).
+"""
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
 
 
 def print_json(obj: Any) -> None:
+    import json
+
     json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
 

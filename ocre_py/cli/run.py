@@ -8,20 +8,25 @@ with the library's one resolver and apply its config the same way.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from ocre_py.cli import exit_codes
 from ocre_py.cli.container_options import add_container_options, add_daemon_container_options, create_request
-from ocre_py.cli.daemon import client_for
+from ocre_py.cli.daemon_client import client_for
 
+TYPE_CHECKING = False  # not typing's: see ocre_py.cli.main (start-up)
 if TYPE_CHECKING:
+    import argparse
+
     from ocre_py.runtime import ContainerSpec
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_run_parser(sub, "run")
+
+
+def add_verb(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+    add_run_parser(sub, name)
 
 
 def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
@@ -92,7 +97,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     client = reachable_daemon(args)
     if client is not None:  # attached through the daemon (-H, $OCRE_HOST, the default socket)
         return run_attached(args, client)
+    from ocre_py.cli import logsetup
     from ocre_py.errors import ContainerError
+
+    logsetup.configure(args)  # the runtime logs; a client verb configures logging only now
     from ocre_py.runtime import ContainerState, Runtime
 
     spec = build_spec(args)

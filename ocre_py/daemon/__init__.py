@@ -9,10 +9,9 @@ wasmtime, and an in-process ``ocre run`` that finds no daemon socket never loads
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ocre_py.lazy import lazy_exports
 
+TYPE_CHECKING = False  # not typing's: `ocre ps` imports this package and not typing (issue 14)
 if TYPE_CHECKING:
     from ocre_py.daemon.address import Address, default_address, parse, resolve
     from ocre_py.daemon.client import DaemonClient

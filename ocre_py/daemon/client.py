@@ -1,31 +1,34 @@
-"""A client for the daemon's ``/v1`` API over a Unix socket or TCP (standard library ``http.client``).
+"""A client for the daemon's ``/v1`` API over a Unix socket or TCP (HTTP/1.1 from :mod:`.wire`).
 
 Errors come back as the exception class the daemon raised (``NotFound``, ``Conflict``,
 ``InvalidInput``…), so a CLI verb fails the same way whether the work happened here or there.
 Anything about reaching the daemon itself is a :class:`~ocre_py.errors.DaemonError` that names the
 address and where it came from (``-H``, ``$OCRE_HOST``, default socket).
+
+Client commands start with this module (``ocre ps`` is a start-up benchmark, issue 14), so it
+imports only what a call over the Unix socket uses; tokens and TLS, which only a ``tcp://`` daemon
+needs, are imported when one is used.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
-import http.client
-import json
 import os
-import ssl
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urlencode
 
 from ocre_py import errors
-from ocre_py.daemon import auth
-from ocre_py.daemon.address import Address, connect_unix, resolve
-from ocre_py.daemon.tls import TlsFiles, client_context, resolve_client
+from ocre_py.daemon import wire
+from ocre_py.daemon.address import Address, resolve
 from ocre_py.errors import DaemonError, OcreError
-from ocre_py.workdir import default_workdir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Iterator
+    from typing import Any
+
+    from ocre_py.daemon.tls import TlsFiles
 
 API = "/v1"
 _ERRORS: dict[str, type[OcreError]] = {
@@ -39,15 +42,6 @@ _ERRORS: dict[str, type[OcreError]] = {
         errors.DaemonError,
     )
 }
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = connect_unix(self._path, self.timeout)
 
 
 class DaemonClient:
@@ -68,18 +62,25 @@ class DaemonClient:
         self.address = address
         self.connect_retry = connect_retry
         self.tls = tls if address.is_tcp else None  # a Unix socket is guarded by its file mode
-        self._tls_context = client_context(self.tls) if self.tls is not None else None
+        self._tls_context: ssl.SSLContext | None = None
+        if self.tls is not None:
+            from ocre_py.daemon.tls import client_context
+
+            self._tls_context = client_context(self.tls)
         self.token = token
         self.origin = origin
         self.timeout = timeout
-        self._local = threading.local()
+        #: Idle kept connections by thread (``_thread.get_ident()``; a connection in use is taken
+        #: out). A dict, not :class:`threading.local`: no :mod:`threading` import at start-up.
+        self._idle: dict[int, wire.Connection] = {}
+        host = f"[{address.host}]" if ":" in address.host else address.host
+        self._host_header = f"{host}:{address.port}" if address.is_tcp else "localhost"
 
     def close(self) -> None:
-        """Close this thread's kept connection (also done when the client is garbage-collected)."""
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            conn.close()
+        """Close the kept connections (also done when the client is garbage-collected)."""
+        while self._idle:
+            with contextlib.suppress(KeyError):
+                self._idle.pop(next(iter(self._idle))).close()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
@@ -98,8 +99,15 @@ class DaemonClient:
         TLS files (``tls``, else ``$OCRE_TLS_VERIFY``/``$OCRE_CERT_PATH``: see :mod:`.tls`)."""
         address, origin = resolve(host)
         if address.is_tcp and tls is None:
+            from ocre_py.daemon.tls import resolve_client
+
             tls = resolve_client()
         if address.is_tcp and token is None:
+            from pathlib import Path
+
+            from ocre_py.daemon import auth
+            from ocre_py.workdir import default_workdir
+
             if token_file is not None:
                 token = auth.read_token(Path(token_file))
             elif os.environ.get("OCRE_TOKEN"):
@@ -111,17 +119,7 @@ class DaemonClient:
         return cls(address, token=token, origin=origin, tls=tls)
 
     # ---- transport ---------------------------------------------------------------------------
-    def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
-        if self.address.kind == "unix":
-            assert self.address.path is not None
-            return _UnixConnection(self.address.path, timeout)
-        if self._tls_context is not None:
-            return http.client.HTTPSConnection(
-                self.address.host, self.address.port, timeout=timeout, context=self._tls_context
-            )
-        return http.client.HTTPConnection(self.address.host, self.address.port, timeout=timeout)
-
-    def _connect(self, conn: http.client.HTTPConnection) -> None:
+    def _open(self, timeout: float | None) -> wire.Connection:
         """Connect, retrying for up to ``connect_retry`` seconds (10 ms doubling to 200 ms) while
         the daemon's listen queue is full (EAGAIN) or its socket file exists but nobody accepts
         yet (ECONNREFUSED: a daemon starting up, or one killed; the last error is raised)."""
@@ -129,17 +127,18 @@ class DaemonClient:
         pause = 0.01
         while True:
             try:
-                conn.connect()
-                return
+                if self.address.kind == "unix":
+                    assert self.address.path is not None
+                    return wire.open_unix(self.address.path, timeout)
+                return wire.open_tcp(self.address.host, self.address.port, timeout, self._tls_context)
             except (BlockingIOError, ConnectionRefusedError) as exc:
-                conn.close()
                 starting = self.address.kind == "unix" or isinstance(exc, BlockingIOError)
                 if not starting or time.monotonic() + pause > deadline:
                     raise
             time.sleep(pause)
             pause = min(pause * 2, 0.2)
 
-    def _send(
+    def _exchange(
         self,
         method: str,
         path: str,
@@ -148,66 +147,77 @@ class DaemonClient:
         timeout: float | None,
         *,
         reuse: bool = False,
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    ) -> tuple[wire.Connection, wire.Reply]:
+        """Send one request and read the reply's head, within ``timeout`` (None: no limit)."""
         headers = {"Content-Type": content_type} if body is not None else {}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        kept: http.client.HTTPConnection | None = getattr(self._local, "conn", None) if reuse else None
+        target = API + path
+        kept = self._idle.pop(_thread.get_ident(), None) if reuse else None
         if kept is not None:
-            self._local.conn = None
             try:
-                if kept.sock is not None:
-                    kept.sock.settimeout(timeout)
-                kept.request(method, API + path, body=body, headers=headers)
-                return kept, kept.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                kept.set_deadline(timeout)
+                kept.send(method, target, self._host_header, headers, body)
+                return kept, kept.reply()
+            except (BrokenPipeError, ConnectionResetError):  # wire.NoReply too
                 kept.close()  # closed by the daemon while idle: try once more, fresh
-        conn = self._connection(timeout)
+            except (OSError, wire.BadReply) as exc:
+                kept.close()
+                raise self._failure(exc, timeout) from None
+            except BaseException:
+                kept.close()
+                raise
+        conn: wire.Connection | None = None
         try:
-            self._connect(conn)
-            conn.request(method, API + path, body=body, headers=headers)
-            return conn, conn.getresponse()
-        except (ConnectionRefusedError, FileNotFoundError) as exc:
-            conn.close()
-            raise DaemonError(
-                f"cannot reach the Ocre daemon at {self.address} "
-                f"({self.origin or 'address'}): {exc.strerror}",
+            conn = self._open(timeout)
+            conn.set_deadline(timeout)
+            conn.send(method, target, self._host_header, headers, body)
+            return conn, conn.reply()
+        except (OSError, wire.BadReply) as exc:
+            if conn is not None:
+                conn.close()
+            raise self._failure(exc, timeout) from None
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+
+    def _failure(self, exc: OSError | wire.BadReply, timeout: float | None) -> DaemonError:
+        """The error of a request that got no reply, in words (and a hint where one helps)."""
+        where = f"the Ocre daemon at {self.address}"
+        if isinstance(exc, ConnectionRefusedError | FileNotFoundError):
+            return DaemonError(
+                f"cannot reach {where} ({self.origin or 'address'}): {exc.strerror}",
                 hint="start it with 'ocre daemon &', or point -H / $OCRE_HOST at a running one",
-            ) from None
-        except BlockingIOError:
-            conn.close()
-            raise DaemonError(
-                f"the Ocre daemon at {self.address} accepted no connection within "
-                f"{self.connect_retry:g} s (its listen queue stayed full)",
+            )
+        if isinstance(exc, BlockingIOError):
+            return DaemonError(
+                f"{where} accepted no connection within {self.connect_retry:g} s "
+                "(its listen queue stayed full)",
                 hint="it is overloaded: retry later, or make fewer connections at once",
-            ) from None
-        except TimeoutError:
-            conn.close()
-            raise DaemonError(
-                f"the Ocre daemon at {self.address} did not answer within {timeout} s"
-            ) from None
-        except ssl.SSLError as exc:
-            conn.close()
-            raise DaemonError(
-                f"TLS with the Ocre daemon at {self.address} failed: {self._tls_problem(exc)}",
-                hint="check --tls-ca/--tls-cert/--tls-key (or $OCRE_CERT_PATH) against the daemon's "
-                "--tls-cert/--tls-ca",
-            ) from None
-        except (http.client.RemoteDisconnected, ConnectionResetError) as exc:
-            conn.close()
+            )
+        if isinstance(exc, TimeoutError):
+            return DaemonError(f"{where} did not answer within {timeout} s")
+        if self._tls_context is not None:
+            import ssl
+
+            if isinstance(exc, ssl.SSLError):
+                return DaemonError(
+                    f"TLS with {where} failed: {self._tls_problem(exc)}",
+                    hint="check --tls-ca/--tls-cert/--tls-key (or $OCRE_CERT_PATH) against the daemon's "
+                    "--tls-cert/--tls-ca",
+                )
+        if isinstance(exc, ConnectionResetError):
             hint = None
             if self.address.is_tcp and self.tls is None:
                 hint = "if the daemon serves TLS, connect with --tls (or set $OCRE_TLS_VERIFY=1)"
-            raise DaemonError(
-                f"the Ocre daemon at {self.address} closed the connection without answering ({exc})",
-                hint=hint,
-            ) from None
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise DaemonError(f"talking to the Ocre daemon at {self.address} failed: {exc}") from None
+            return DaemonError(f"{where} closed the connection without answering ({exc})", hint=hint)
+        return DaemonError(f"talking to {where} failed: {exc}")
 
     def _tls_problem(self, exc: ssl.SSLError) -> str:
         """The reason in words: a daemon doing mutual TLS just hangs up on a client without a cert."""
+        import ssl
+
         reason = str(exc.reason or exc)
         refused = isinstance(exc, ssl.SSLEOFError) or any(
             r in reason for r in ("CERTIFICATE_REQUIRED", "UNKNOWN_CA", "BAD_CERTIFICATE")
@@ -218,13 +228,13 @@ class DaemonClient:
             return f"the daemon refused the client certificate {self.tls.cert} ({reason})"
         return reason
 
-    def _raise_for(self, resp: http.client.HTTPResponse, data: bytes) -> None:
+    def _raise_for(self, reply: wire.Reply, data: bytes) -> None:
         try:
-            err = json.loads(data)["error"]
+            err = wire.loads(data)["error"]
             kind, message, hint = err["type"], err["message"], err.get("hint")
         except (ValueError, KeyError, TypeError):
-            kind, message, hint = "", data[:200].decode(errors="replace") or resp.reason, None
-        if resp.status == 401:
+            kind, message, hint = "", data[:200].decode(errors="replace") or reply.reason, None
+        if reply.status == 401:
             raise DaemonError(f"the daemon at {self.address} refused the request: {message}", hint=hint)
         raise _ERRORS.get(kind, DaemonError)(message, hint=hint)
 
@@ -240,38 +250,40 @@ class DaemonClient:
     ) -> Any:
         """One call; returns the decoded JSON reply or raises the daemon's error."""
         if query:
-            path += "?" + urlencode({k: v for k, v in query.items() if v is not None})
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+            path += "?" + wire.query(query)
+        data = raw if raw is not None else (wire.dumps(body) if body is not None else None)
         ctype = "application/octet-stream" if raw is not None else "application/json"
         limit = self.timeout if timeout == "default" else timeout
-        conn, resp = self._send(method, path, data, ctype, limit, reuse=True)  # type: ignore[arg-type]
+        conn, reply = self._exchange(method, path, data, ctype, limit, reuse=True)  # type: ignore[arg-type]
         try:
-            payload = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
+            payload = reply.read()
+        except (OSError, wire.BadReply) as exc:
             conn.close()
+            if isinstance(exc, TimeoutError):
+                raise self._failure(exc, limit) from None  # type: ignore[arg-type]
             raise DaemonError(f"the daemon at {self.address} closed the connection: {exc}") from None
-        if resp.will_close:
+        if reply.will_close:
             conn.close()
         else:
-            self._local.conn = conn
-        if resp.status >= 400:
-            self._raise_for(resp, payload)
-        return json.loads(payload) if payload else None
+            self._idle[_thread.get_ident()] = conn
+        if reply.status >= 400:
+            self._raise_for(reply, payload)
+        return wire.loads(payload) if payload else None
 
     def stream(
         self, path: str, query: dict[str, Any] | None = None, *, method: str = "GET"
     ) -> Iterator[bytes]:
         """Call a streaming route; yields chunks as the daemon sends them, until it closes."""
         if query:
-            path += "?" + urlencode({k: v for k, v in query.items() if v is not None})
-        conn, resp = self._send(method, path, None, "application/json", None)
+            path += "?" + wire.query(query)
+        conn, reply = self._exchange(method, path, None, "application/json", None)
         try:
-            if resp.status >= 400:
-                self._raise_for(resp, resp.read())
+            if reply.status >= 400:
+                self._raise_for(reply, reply.read())
             while True:
                 try:
-                    chunk = resp.read1(65536)
-                except (OSError, http.client.HTTPException):
+                    chunk = reply.read1()
+                except (OSError, wire.BadReply):
                     return
                 if not chunk:
                     return
@@ -344,7 +356,7 @@ class DaemonClient:
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 if line.strip():
-                    yield json.loads(line)
+                    yield wire.loads(line)
                 elif first:
                     yield {}
                 first = False
@@ -369,7 +381,7 @@ class DaemonClient:
 
 
 def _q(part: str) -> str:
-    return quote(part, safe="")
+    return wire.quote(part)
 
 
 def is_reachable(client: DaemonClient) -> bool:

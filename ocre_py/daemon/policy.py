@@ -9,19 +9,23 @@ restarts. Restarts back off 0.1 s, 0.2 s, 0.4 s … up to 10 s; the delay resets
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ocre_py.errors import InvalidInput
+from ocre_py.values import Value
 
 _EXPECTED = "no, on-failure, on-failure:N (N ≥ 0) or always"
 MAX_BACKOFF = 10.0
 STABLE_RUN = 10.0
 
 
-@dataclass(frozen=True)
-class RestartPolicy:
-    name: str = "no"
-    max_retries: int = 0  # on-failure only; 0 = unlimited
+class RestartPolicy(Value):
+    """A parsed ``--restart`` value (a :class:`~ocre_py.values.Value`, not a dataclass: clients check
+    ``--restart`` when they build a create request, at start-up)."""
+
+    __slots__ = ("max_retries", "name")
+
+    def __init__(self, name: str = "no", max_retries: int = 0) -> None:
+        self.name = name
+        self.max_retries = max_retries  # on-failure only; 0 = unlimited
 
     @classmethod
     def parse(cls, text: str | None) -> RestartPolicy:

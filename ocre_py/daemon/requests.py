@@ -7,26 +7,22 @@ daemon's side, where they are used; the client only checks syntax.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
-
 from ocre_py.daemon.policy import RestartPolicy
 from ocre_py.daemon.validate import MAX_SECONDS, finite_number
 from ocre_py.errors import InvalidInput
 from ocre_py.names import check_name
-from ocre_py.runtime.spec import (
-    ContainerSpec,
-    Mount,
-    StdioTarget,
-    check_capabilities,
-    parse_addr_pool,
-    parse_env,
-)
+from ocre_py.runtime.options import check_capabilities, parse_addr_pool, parse_env
 from ocre_py.units import parse_duration, parse_size
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+TYPE_CHECKING = False  # not typing's: clients build requests at start-up (issue 14)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import Any
+
+    from ocre_py.runtime.spec import ContainerSpec, StdioTarget
+
+_HEX = frozenset("0123456789abcdef")
 _LISTS = ("args", "env", "capabilities", "mounts", "addr_pool")
 _FIELDS = {
     "image",
@@ -94,7 +90,7 @@ def normalize(data: object, *, stored: bool = False) -> dict[str, Any]:
     lists = {key: _str_list(data, key) for key in _LISTS}
     parse_env(lists["env"])
     lists["capabilities"] = list(check_capabilities(lists["capabilities"]))
-    lists["mounts"] = [str(Mount.parse(m)) for m in lists["mounts"]]
+    lists["mounts"] = _mounts(lists["mounts"])
     lists["addr_pool"] = list(parse_addr_pool(lists["addr_pool"]))
     labels = data.get("labels") or {}
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
@@ -106,7 +102,7 @@ def normalize(data: object, *, stored: bool = False) -> dict[str, Any]:
     if auto_remove and restart != "no":
         raise InvalidInput.field(None, "restart policy", restart, "'no' with --rm (removed when it exits)")
     digest = data.get("digest")
-    if digest is not None and not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
+    if digest is not None and not (isinstance(digest, str) and len(digest) == 64 and _HEX.issuperset(digest)):
         raise InvalidInput.field(None, "digest", digest, "64 lowercase hex digits (SHA-256)")
     return {
         "image": image,
@@ -128,6 +124,8 @@ def to_spec(
 ) -> ContainerSpec:
     """The runtime spec for a daemon container: detached, no stdin, stdout+stderr into ``sink``;
     the module is ``module_path`` (a pinned blob, :mod:`.blobs`) or ``<workdir>/images/<image>``."""
+    from ocre_py.runtime.spec import ContainerSpec, Mount
+
     return ContainerSpec(
         image=request["image"],
         module_path=module_path,
@@ -146,6 +144,16 @@ def to_spec(
         stderr=sink,
         labels=dict(request["labels"]),
     )
+
+
+def _mounts(items: Sequence[str]) -> list[str]:
+    """``HOST:GUEST`` entries in canonical form, checked by the runtime's :class:`Mount` (its
+    module, a dataclass's, loads only when there is a mount: clients build requests at start-up)."""
+    if not items:
+        return []
+    from ocre_py.runtime.spec import Mount
+
+    return [str(Mount.parse(m)) for m in items]
 
 
 def image_path(images_dir: Path, name: str) -> Path:
@@ -185,7 +193,7 @@ def create_request(
         "args": list(args),
         "env": parse_env(list(env)),
         "capabilities": list(check_capabilities(list(capabilities))),
-        "mounts": [str(Mount.parse(v)) for v in mounts],
+        "mounts": _mounts(mounts),
         "addr_pool": list(parse_addr_pool(addr_pool)),
         "memory_limit": parse_size(memory, what="--memory") if memory else None,
         "timeout": parse_duration(timeout, what="--timeout") if timeout else None,

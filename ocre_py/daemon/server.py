@@ -357,7 +357,7 @@ class Server:
                 limits = Limits.share(budget, len(addresses), tcp=addr.is_tcp)
                 if addr.kind == "unix":
                     assert addr.path is not None
-                    listener: _Listener = _UnixListener(addr.path, daemon, socket_mode, limits)
+                    listener: _Listener = _UnixListener(Path(addr.path), daemon, socket_mode, limits)
                     if socket_group is not None:
                         os.chown(addr.path, -1, socket_group)
                 else:

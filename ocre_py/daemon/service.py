@@ -97,13 +97,15 @@ class Daemon:
         """Re-create every recorded container, settle runs the daemon lost, autostart by policy.
 
         A container that ran when the previous daemon died comes back STOPPED with exit code 137
-        (it was killed with the daemon), unless its policy restarts it. Returns the restarted IDs.
-        """
+        (it was killed with the daemon), unless its policy restarts it; a ``--rm`` one that ran is
+        removed, as its exit would have removed it (never started: it stays). Returns the restarted IDs."""
         to_start: list[str] = []
         for record in self.store.load_all():
-            if record.removing:  # the previous daemon died mid-removal: finish it
+            ended_rm = record.request.get("auto_remove") and record.started_at is not None
+            if record.removing or ended_rm:  # died mid-removal, or --rm (no policy): it has ended
                 self._finish_removal(record.id)
-                log.info("finished removing container %s (interrupted by a stop of the daemon)", record.id)
+                why = "created with --rm, it has run" if ended_rm else "a removal the last daemon began"
+                log.info("removed container %s (%s)", record.id, why)
                 continue
             entry = self._load_entry(record)
             was_running = record.desired == "running"
@@ -112,6 +114,7 @@ class Daemon:
             elif was_running:
                 record.desired = "stopped"
             self.store.save(record)
+        self.blobs.collect(e.record.request.get("digest") for e in list(self._entries.values()))
         for cid in to_start:
             entry = self._entries[cid]
             try:
@@ -589,12 +592,9 @@ class _Taken:
 
     def __contains__(self, cid: object) -> bool:
         d, name = self._d, str(cid)
-        return (
-            name in d._entries
-            or name in d._reserved
-            or (d.runtime.containers_dir / name).exists()
-            or (d.logs_dir / name).exists()
-        )
+        if name in d._entries or name in d._reserved:
+            return True
+        return (d.runtime.containers_dir / name).exists() or (d.logs_dir / name).exists()
 
 
 __all__ = ["Daemon", "DaemonOptions", "ImageError"]

@@ -11,10 +11,9 @@ the store, the registry client or the builder.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ocre_py.lazy import lazy_exports
 
+TYPE_CHECKING = False  # not typing's: an attached `ocre run` imports this package at start-up
 if TYPE_CHECKING:
     from ocre_py.image.build import (
         BuiltImage,

@@ -7,30 +7,25 @@ layout (spec section 6), which :func:`export_to_images_dir` writes from the stor
 
 from __future__ import annotations
 
-import logging
 import os
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ocre_py.errors import ImageError
-from ocre_py.fsutil import atomic_write
-from ocre_py.image import mediatypes as mt
-from ocre_py.image.digests import is_digest, verify
-from ocre_py.image.profiles import check_memory, check_module, profile
-from ocre_py.image.reference import parse_reference
-from ocre_py.image.wasm import parse_module
+from ocre_py.values import Value
 
+TYPE_CHECKING = False  # not typing's: see below
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from ocre_py.image.store import StoredImage
 
-log = logging.getLogger(__name__)
-_HEX_PREFIX = re.compile(r"^[0-9a-f]{7,64}$")
+#: An attached ``ocre run`` resolves its ``IMAGE`` at start-up (issue 14), so this module imports
+#: what a store image needs (the store, digests, the wasm reader, :mod:`re`) only for one, and its
+#: records are :class:`~ocre_py.values.Value` s, not dataclasses.
+_HEX_PREFIX = r"[0-9a-f]{7,64}"
 
 
-@dataclass(frozen=True)
-class RunnableImage:
+class RunnableImage(Value):
     """What a runtime needs: a flat name, the module bytes on disk, the digest and the config.
 
     ``config`` always has ``args``, ``env`` (``KEY=VALUE`` strings), ``capabilities`` and
@@ -38,19 +33,33 @@ class RunnableImage:
     content-addressed blob itself: read it, never write it.
     """
 
-    name: str
-    wasm_path: Path
-    digest: str
-    config: dict[str, Any] = field(default_factory=dict)
-    refs: tuple[str, ...] = ()
-    aot: bool = False
-    signed_by: str | None = None
+    __slots__ = ("aot", "config", "digest", "name", "refs", "signed_by", "wasm_path")
+
+    def __init__(
+        self,
+        name: str,
+        wasm_path: Path,
+        digest: str,
+        config: dict[str, Any] | None = None,
+        refs: tuple[str, ...] = (),
+        aot: bool = False,
+        signed_by: str | None = None,
+    ) -> None:
+        self.name, self.wasm_path, self.digest = name, wasm_path, digest
+        self.config = {} if config is None else config
+        self.refs, self.aot, self.signed_by = refs, aot, signed_by
 
 
 def _flat_name(image: StoredImage, ref: str) -> str:
     """``hello:1`` → ``hello.wasm``; a digest ref takes the image's first tag, else the digest."""
+    import re
+
+    from ocre_py.image import mediatypes as mt
+    from ocre_py.image.digests import is_digest
+    from ocre_py.image.reference import parse_reference
+
     source = None
-    if not is_digest(ref) and not _HEX_PREFIX.fullmatch(ref.removeprefix("sha256:")):
+    if not is_digest(ref) and not re.fullmatch(_HEX_PREFIX, ref.removeprefix("sha256:")):
         source = parse_reference(ref)
     if source is None and image.refs:
         source = parse_reference(image.refs[0])
@@ -72,7 +81,9 @@ def resolve_runnable(
     layer is corrupt or, when ``require_signature`` or the workdir's trust policy asks for it
     (:mod:`ocre_py.image.trust`), when no trusted key signed it.
     """
+    from ocre_py.image import mediatypes as mt
     from ocre_py.image import trust
+    from ocre_py.image.digests import verify
     from ocre_py.image.store import ImageStore  # the store only when a reference needs it
 
     store = ImageStore(store_root)
@@ -109,6 +120,10 @@ def export_runnable(
     image: RunnableImage, workdir: str | os.PathLike[str], *, name: str | None = None
 ) -> Path:
     """:func:`export_to_images_dir` for an image already resolved (and verified): no second lookup."""
+    from pathlib import Path
+
+    from ocre_py.fsutil import atomic_write
+
     target = Path(workdir) / "images" / (name or image.name)
     if target.parent.name != "images" or "/" in (name or ""):
         raise ImageError(f"export name '{name}' must be a plain file name")
@@ -128,6 +143,9 @@ def check_for_target(
     A deploy calls this with the board's enabled Ocre features and RAM budget before writing
     anything to the device. AOT layers are not parsed; their architecture is compared instead.
     """
+    from ocre_py.image.profiles import check_memory, check_module, profile
+    from ocre_py.image.wasm import parse_module
+
     if image.aot:
         return
     module = parse_module(image.wasm_path.read_bytes(), source=image.name)
@@ -136,15 +154,29 @@ def check_for_target(
         check_memory(module, ram_budget, source=image.name)
 
 
-@dataclass(frozen=True)
-class ResolvedImage:
+class ResolvedImage(Value):
     """An ``IMAGE`` argument resolved: the module file, its flat name, and the image's config (empty
-    for a bare module). ``digest`` is the store's for a store image."""
+    for a bare module). ``digest`` is the store's for a store image. ``file`` is the module's path
+    as a string; ``path`` makes it a :class:`~pathlib.Path` (imported then: the client that only
+    uploads the file never needs one)."""
 
-    name: str
-    path: Path
-    config: dict[str, Any] = field(default_factory=dict)
-    digest: str | None = None
+    __slots__ = ("config", "digest", "file", "name")
+
+    def __init__(
+        self,
+        name: str,
+        file: str | os.PathLike[str],
+        config: dict[str, Any] | None = None,
+        digest: str | None = None,
+    ) -> None:
+        self.name, self.file, self.digest = name, os.fspath(file), digest
+        self.config = {} if config is None else config
+
+    @property
+    def path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.file)
 
     def with_defaults(
         self,
@@ -188,14 +220,14 @@ def resolve_image(
     """
     from ocre_py.errors import InvalidInput, NotFound
     from ocre_py.image.trust import effective_policy, refuse_unsigned_file
-    from ocre_py.workdir import default_workdir
+    from ocre_py.workdir import workdir_text
 
-    root = Path(workdir) if workdir is not None else default_workdir()[0]
-    path, in_images = Path(ref), root / "images" / ref
+    root = os.fspath(workdir) if workdir is not None else workdir_text()[0]
+    in_images = os.path.join(root, "images", ref)
     local = None
-    if path.is_file():
-        local = ResolvedImage(path.name, path.resolve())
-    elif "/" not in ref and in_images.is_file():
+    if os.path.isfile(ref):
+        local = ResolvedImage(os.path.basename(ref), os.path.realpath(ref))
+    elif "/" not in ref and os.path.isfile(in_images):
         local = ResolvedImage(ref, in_images)
     if local is not None:
         refuse_unsigned_file(ref, effective_policy(require_signature))  # a bare module carries none

@@ -12,32 +12,37 @@ board, QEMU, native_sim or the Linux runtime, ``daemon images import``) goes thr
 
 from __future__ import annotations
 
-import json
-import logging
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+import os
 
 from ocre_py.errors import ImageError, InvalidInput
-from ocre_py.fsutil import atomic_write
-from ocre_py.workdir import default_workdir
+from ocre_py.values import Value
+from ocre_py.workdir import workdir_text
 
+TYPE_CHECKING = False  # not typing's: an attached `ocre run` checks the policy at start-up
 if TYPE_CHECKING:
-    from ocre_py.image.store import ImageStore
+    from pathlib import Path
 
-log = logging.getLogger(__name__)
+    from ocre_py.image.store import ImageStore
 
 CONFIG_NAME = "config.json"
 SETTINGS = ("require-signature",)
 
 
-@dataclass(frozen=True)
-class TrustPolicy:
-    """Whether a signature is required, by which keys (empty: every key in the key dir), and why."""
+class TrustPolicy(Value):
+    """Whether a signature is required, by which keys (empty: every key in the key dir), and why.
 
-    require_signature: bool = False
-    keys: tuple[str, ...] = ()
-    origin: str = "default"
+    A :class:`~ocre_py.values.Value`, not a dataclass, and this module imports neither :mod:`json`
+    nor :mod:`pathlib` until it reads a policy file: every run checks the policy, an attached
+    ``ocre run`` at start-up (issue 14)."""
+
+    __slots__ = ("keys", "origin", "require_signature")
+
+    def __init__(
+        self, require_signature: bool = False, keys: tuple[str, ...] = (), origin: str = "default"
+    ) -> None:
+        self.require_signature = require_signature
+        self.keys = keys
+        self.origin = origin
 
     @property
     def hint(self) -> str:
@@ -46,39 +51,52 @@ class TrustPolicy:
         return "sign it (ocre image sign REF --key NAME), or: ocre trust set require-signature off"
 
 
+def _config_file(workdir: str | os.PathLike[str] | None) -> str:
+    return os.path.join(os.fspath(workdir) if workdir is not None else workdir_text()[0], CONFIG_NAME)
+
+
 def config_path(workdir: Path | None = None) -> Path:
-    return (workdir or default_workdir()[0]) / CONFIG_NAME
+    from pathlib import Path
+
+    return Path(_config_file(workdir))
 
 
-def _read(path: Path) -> dict[str, object]:
-    if not path.is_file():
+def _read(path: str) -> dict[str, object]:
+    if not os.path.isfile(path):
         return {}
+    import json
+
     try:
-        doc = json.loads(path.read_text())
+        with open(path) as f:
+            doc = json.load(f)
         if not isinstance(doc, dict) or not isinstance(doc.get("trust", {}), dict):
             raise TypeError
     except (ValueError, TypeError):
         raise InvalidInput.field(
-            str(path), "trust", "unreadable", '{"trust": {"require-signature": true}}'
+            path, "trust", "unreadable", '{"trust": {"require-signature": true}}'
         ) from None
     return doc
 
 
 def load_policy(workdir: Path | None = None) -> TrustPolicy:
     """The workdir's own policy (``config.json``), off when the file or the setting is absent."""
-    path = config_path(workdir)
+    path = _config_file(workdir)
     trust = _read(path).get("trust") or {}
     assert isinstance(trust, dict)
     value = trust.get("require-signature", False)
     if not isinstance(value, bool):
-        raise InvalidInput.field(str(path), "trust.require-signature", value, "true or false")
-    return TrustPolicy(value, origin=str(path) if value else "default")
+        raise InvalidInput.field(path, "trust.require-signature", value, "true or false")
+    return TrustPolicy(value, origin=path if value else "default")
 
 
 def set_require_signature(on: bool, workdir: Path | None = None) -> Path:
     """Write the workdir's policy (atomically, keeping any other settings); return the file."""
+    import json
+
+    from ocre_py.fsutil import atomic_write
+
     path = config_path(workdir)
-    doc = _read(path)
+    doc = _read(str(path))
     trust = dict(doc.get("trust") or {})  # type: ignore[call-overload]
     trust["require-signature"] = on
     doc["trust"] = trust

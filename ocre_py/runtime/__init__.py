@@ -1,15 +1,14 @@
 """The Linux runtime: runs Ocre containers on wasmtime with the Ocre ``env`` ABI (spec sections 1–9).
 
-Names are imported on first use (PEP 562), so a client that only needs :mod:`.spec` (a create
+Names are imported on first use (PEP 562), so a client that only needs :mod:`.options` (a create
 request's checks: ``ocre run`` through the daemon) never loads wasmtime.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ocre_py.lazy import lazy_exports
 
+TYPE_CHECKING = False  # not typing's: clients import this package at start-up (issue 14)
 if TYPE_CHECKING:
     from ocre_py.runtime.container import Container
     from ocre_py.runtime.devices import SimulatedDevices

@@ -6,18 +6,36 @@ With D5, host path ``A`` appears at guest path ``B``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocre_py.errors import InvalidInput
 from ocre_py.names import check_name
+from ocre_py.runtime.options import (
+    CAP_API,
+    CAP_FILESYSTEM,
+    CAP_NETWORKING,
+    CAP_SHARED_HEAP,
+    CAPABILITIES,
+    check_capabilities,
+    parse_addr_pool,
+    parse_env,
+)
 
-CAP_API = "ocre:api"
-CAP_SHARED_HEAP = "ocre:shared_heap"
-CAP_NETWORKING = "networking"
-CAP_FILESYSTEM = "filesystem"
-CAPABILITIES = (CAP_API, CAP_SHARED_HEAP, CAP_NETWORKING, CAP_FILESYSTEM)
+__all__ = [
+    "CAPABILITIES",
+    "CAP_API",
+    "CAP_FILESYSTEM",
+    "CAP_NETWORKING",
+    "CAP_SHARED_HEAP",
+    "ContainerSpec",
+    "Mount",
+    "StdioTarget",
+    "check_capabilities",
+    "parse_addr_pool",
+    "parse_env",
+]
 
 #: ``stdin``: ``None`` reads nothing (EOF), ``"inherit"`` reads the runtime's own stdin, else a file path.
 #: ``stdout``/``stderr``: ``"inherit"``, ``None`` (discard), a file path, or a callable taking bytes.
@@ -40,42 +58,6 @@ class Mount:
 
     def __str__(self) -> str:
         return f"{self.host}:{self.guest}"
-
-
-def parse_env(items: Sequence[str]) -> list[str]:
-    """``K=V`` entries, kept verbatim and in order (spec 1.1)."""
-    for item in items:
-        if "=" not in item or item.startswith("="):
-            raise InvalidInput.field(None, "environment entry", item, "KEY=VALUE")
-    return list(items)
-
-
-def check_capabilities(caps: Sequence[str]) -> tuple[str, ...]:
-    for cap in caps:
-        if cap not in CAPABILITIES:
-            raise InvalidInput.field(None, "capability", cap, f"one of {', '.join(CAPABILITIES)}")
-    return tuple(dict.fromkeys(caps))
-
-
-def parse_addr_pool(entries: Iterable[str]) -> tuple[str, ...]:
-    """Check ``ADDRESS/MASK`` entries as WAMR's ``wasm_runtime_set_wasi_addr_pool`` does."""
-    import ipaddress  # only when a pool is given: keeps the import of this module light
-
-    out = []
-    for entry in entries:
-        address, sep, mask = entry.partition("/")
-        try:
-            if not sep or not mask.isdigit():
-                raise ValueError
-            ip = ipaddress.ip_address(address)
-            if int(mask) > ip.max_prefixlen:
-                raise ValueError
-        except ValueError:
-            raise InvalidInput.field(
-                None, "address pool entry", entry, "ADDRESS/MASK (e.g. 127.0.0.1/8 or ::1/128)"
-            ) from None
-        out.append(f"{ip}/{int(mask)}")
-    return tuple(out)
 
 
 @dataclass(frozen=True)

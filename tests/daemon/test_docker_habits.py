@@ -40,6 +40,18 @@ def test_run_detached_rm_removes_the_container_when_it_exits(
     assert ocre_cli("wait", "kept").out == "0\n" and "kept" in ocre_cli("ps", "-aq").out, "no --rm: kept"
 
 
+def test_create_rm_removes_the_container_once_it_has_run(
+    ocre_cli, daemon: Daemon, examples: dict[str, Path]
+) -> None:
+    assert ocre_cli("create", "--rm", "-n", "once", "-k", "filesystem", examples["hello"]).code == 0
+    assert ocre_cli("ps", "once").out.splitlines()[1].startswith("once\tCREATED"), "kept until it runs"
+    assert ocre_cli("start", "once").out == "once\n"
+    wait_until(lambda: "once" not in ocre_cli("ps", "-aq").out.split(), 30, "the container's removal")
+    assert not (daemon.runtime.containers_dir / "once").exists(), "its data directory goes too"
+    r = ocre_cli("create", "--rm", "--restart", "on-failure", examples["hello"])
+    assert r.code == 2 and "expected 'no' with --rm" in r.err, r.err
+
+
 def test_rm_with_a_restart_policy_is_refused(ocre_cli, daemon: Daemon, examples: dict[str, Path]) -> None:
     r = ocre_cli("run", "-d", "--rm", "--restart", "always", examples["hello"])
     assert r.code == 2 and r.err.count("\n") == 1

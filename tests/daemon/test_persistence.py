@@ -106,6 +106,29 @@ def test_clean_shutdown_keeps_policies(daemon_process: DaemonProcess, examples: 
     wait_until(lambda: "blink 1" in proc.cli("logs", "keep").stdout, 10, "the autostarted container's output")
 
 
+def test_rm_containers_that_ran_are_removed_when_the_daemon_comes_back(
+    daemon_process: DaemonProcess, examples: dict[str, Path], misbehave: Path
+) -> None:
+    proc = daemon_process
+    proc.start()
+    sleeper = ["-k", "ocre:api", misbehave, "sleep", "100000"]
+    assert proc.cli("run", "-d", "--rm", "-n", "killed", *sleeper).returncode == 0
+    assert proc.cli("create", "--rm", "-n", "unstarted", examples["hello"]).returncode == 0
+    _wait_for_records_on_disk(proc, {"killed": "RUNNING", "unstarted": "CREATED"})
+    proc.kill9()  # its run ends with the daemon, which cannot remove it then
+    proc.start()
+    assert set(_states(proc)) == {"unstarted"}, "ran with --rm: removed; never started: kept"
+    assert not (proc.home / "containers" / "killed").exists() and not (proc.home / "logs" / "killed").exists()
+
+    assert proc.cli("run", "-d", "--rm", "-n", "stopped", *sleeper).returncode == 0
+    assert proc.stop() == 0  # a clean stop ends it too, and a stopping daemon removes nothing
+    assert (proc.home / "state" / "containers" / "stopped.json").exists()
+    proc.start()
+    assert set(_states(proc)) == {"unstarted"}
+    assert [p.name for p in (proc.home / "state" / "containers").glob("*.json")] == ["unstarted.json"]
+    assert len(list((proc.home / "blobs" / "sha256").iterdir())) == 1, "only the kept container's blob"
+
+
 def _wait_for_records_on_disk(proc: DaemonProcess, states: dict[str, str], limit: float = 30.0) -> None:
     """Until every record file says what the daemon reported (bounded): a kill -9 must find the
     state the test asserts on, however loaded the machine (records are written by a group commit)."""
