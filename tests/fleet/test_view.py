@@ -315,24 +315,10 @@ def test_model_bounds_what_it_keeps() -> None:
 # ---- ocre fleet ui --------------------------------------------------------------------------------
 #: ``ocre fleet ui`` until cli/fleet.py wires fleet_ui.register into ``ocre fleet``: the real
 #: ``ocre`` main with a ``fleet`` group added when there is none yet.
-ENTRY = """
-import sys
-from ocre_py.cli import fleet_ui, main as m
-build = m.build_parser
-def with_fleet(only=None):
-    parser = build(only)
-    sub = next(a for a in parser._actions if a.dest == "command")
-    if "fleet" not in sub.choices:
-        verbs = sub.add_parser("fleet").add_subparsers(dest="fleet_command")
-        fleet_ui.register(verbs)
-    return parser
-m.build_parser = with_fleet
-sys.exit(m.main(sys.argv[1:]))
-"""
 
 
 def ocre_fleet(*args: str) -> list[str]:
-    return [sys.executable, "-c", ENTRY, "fleet", *args]
+    return [sys.executable, "-m", "ocre_py", "fleet", *args]
 
 
 def test_fleet_ui_command(broker: Mosquitto) -> None:
