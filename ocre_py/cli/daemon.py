@@ -61,6 +61,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     u.add_argument("-o", "--output", type=Path, help="write here (default: the systemd unit directory)")
     u.add_argument("--stdout", action="store_true", help="print the unit instead of writing it")
     u.add_argument("-H", "--host", dest="unit_hosts", action="append", default=[], metavar="ADDR")
+    add_fleet_options(u)
     u.set_defaults(func=cmd_install_unit)
 
     i = verbs.add_parser("info", help="the daemon's address, working directory, containers and memory")
@@ -90,6 +91,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def add_fleet_options(p: argparse.ArgumentParser) -> None:
     """``--fleet`` and friends: the daemon joins a fleet as a member (docs/fleet.md)."""
+    from ocre_py.cli.fleet import FLEET_NAME_DEFAULT
+
     g = p.add_argument_group("fleet membership (docs/fleet.md)")
     g.add_argument("--fleet", metavar="URL", help="join the fleet on this MQTT broker: mqtt[s]://HOST[:PORT]")
     g.add_argument("--device-id", metavar="ID", help="this daemon's name in the fleet (needed with --fleet)")
@@ -100,7 +103,7 @@ def add_fleet_options(p: argparse.ArgumentParser) -> None:
         metavar="K=V",
         help="a label deployments select on (repeatable)",
     )
-    g.add_argument("--fleet-name", default="default", metavar="NAME", help="the fleet on the broker")
+    g.add_argument("--fleet-name", metavar="NAME", help=f"the fleet on the broker ({FLEET_NAME_DEFAULT})")
     g.add_argument("--fleet-ca", metavar="FILE", help="CA certificates of an mqtts:// broker (PEM)")
     g.add_argument("--fleet-cert", metavar="FILE", help="this device's client certificate (PEM)")
     g.add_argument("--fleet-key", metavar="FILE", help="the client certificate's private key (PEM)")
@@ -109,18 +112,23 @@ def add_fleet_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def fleet_member(args: argparse.Namespace) -> Any:
-    """The fleet member ``--fleet`` asks for (checked now, before the daemon starts), or None."""
+#: The daemon's fleet options other than ``--fleet`` (args attributes): each needs ``--fleet``.
+FLEET_FLAGS = ("device_id", "label", "fleet_name", "fleet_ca", "fleet_cert", "fleet_key", "fleet_username")
+
+
+def fleet_config(args: argparse.Namespace) -> Any:
+    """The ``MemberConfig`` that ``--fleet`` and friends ask for (checked now, before the daemon
+    starts or a unit is written), or None without ``--fleet``."""
     if not getattr(args, "fleet", None):
-        for flag in ("device_id", "label", "fleet_ca", "fleet_cert", "fleet_key", "fleet_username"):
+        for flag in FLEET_FLAGS:
             if getattr(args, flag, None):
                 from ocre_py.errors import InvalidInput
 
                 raise InvalidInput(f"--{flag.replace('_', '-')} needs --fleet mqtt://HOST[:PORT]")
         return None
-    from ocre_py.fleet.member import Member, MemberConfig
+    from ocre_py.fleet.member import MemberConfig
 
-    config = MemberConfig.from_options(
+    return MemberConfig.from_options(
         args.fleet,
         args.device_id,
         args.label,
@@ -130,6 +138,15 @@ def fleet_member(args: argparse.Namespace) -> Any:
         key=args.fleet_key,
         username=args.fleet_username,
     )
+
+
+def fleet_member(args: argparse.Namespace) -> Any:
+    """The fleet member ``--fleet`` asks for, or None."""
+    config = fleet_config(args)
+    if config is None:
+        return None
+    from ocre_py.fleet.member import Member
+
     return Member(config)
 
 
@@ -211,7 +228,14 @@ def cmd_install_unit(args: argparse.Namespace) -> int:
 
     for h in args.unit_hosts:
         parse(h)
-    text = unit.render(hosts=args.unit_hosts, user=args.user)
+    config = fleet_config(args)
+    fleet_args = config.to_args() if config is not None else []
+    text = unit.render(hosts=args.unit_hosts, user=args.user, fleet_args=fleet_args)
+    if config is not None and config.broker.username:
+        sys.stderr.write(
+            f"the broker password is not in the unit: put OCRE_FLEET_PASSWORD=... in "
+            f"{unit.env_file(args.user)} (mode 0600)\n"
+        )
     if args.stdout:
         sys.stdout.write(text)
         return exit_codes.SUCCESS

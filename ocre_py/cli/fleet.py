@@ -18,13 +18,20 @@ from typing import TYPE_CHECKING, Any
 from ocre_py.cli import exit_codes
 
 if TYPE_CHECKING:
+    from ocre_py.fleet.broker import BrokerOptions
     from ocre_py.fleet.observe import FleetWatch
 
 
+#: How ``--fleet NAME`` (``--fleet-name`` for the daemon) defaults, in every command's help:
+#: ``fleet.broker.fleet_name`` resolves it (``DEFAULT_FLEET``, ``FLEET_NAME_ENV``). The parsers do
+#: not import the fleet modules, so the CLI starts fast; tests/fleet hold this text to them.
+FLEET_NAME_DEFAULT = "default: $OCRE_FLEET_NAME, else 'default'"
+
+
 def add_broker_options(p: argparse.ArgumentParser) -> None:
-    """The options every fleet verb takes to reach the broker (also for ``ocre fleet ui``)."""
+    """The options every fleet verb takes to reach the broker (``ocre fleet ui`` too)."""
     p.add_argument("--broker", metavar="URL", help="mqtt[s]://HOST[:PORT] (default: $OCRE_FLEET)")
-    p.add_argument("--fleet", default="default", metavar="NAME", help="the fleet on the broker")
+    p.add_argument("--fleet", metavar="NAME", help=f"the fleet on the broker ({FLEET_NAME_DEFAULT})")
     p.add_argument(
         "--ca", metavar="FILE", help="CA certificates of an mqtts:// broker (default: $OCRE_FLEET_CA)"
     )
@@ -37,12 +44,12 @@ def add_broker_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def fleet_watch(args: argparse.Namespace) -> FleetWatch:
-    """An unopened :class:`FleetWatch` from the broker options (use it in a ``with``)."""
+def broker_target(args: argparse.Namespace) -> tuple[BrokerOptions, str]:
+    """The broker options and the fleet name from :func:`add_broker_options`' options (each falling
+    back on its environment variable), checked: a bad URL or name is one line and exit 2."""
     from dataclasses import replace
 
-    from ocre_py.fleet.broker import broker_from_env
-    from ocre_py.fleet.observe import FleetWatch
+    from ocre_py.fleet.broker import broker_from_env, fleet_name
 
     options = broker_from_env(args.broker)
     options = replace(
@@ -52,7 +59,15 @@ def fleet_watch(args: argparse.Namespace) -> FleetWatch:
         key=args.key or options.key,
         username=args.username or options.username,
     )
-    return FleetWatch(options, args.fleet)
+    options.parts  # noqa: B018 (checks the URL now, before anything connects)
+    return options, fleet_name(args.fleet)
+
+
+def fleet_watch(args: argparse.Namespace) -> FleetWatch:
+    """An unopened :class:`FleetWatch` from the broker options (use it in a ``with``)."""
+    from ocre_py.fleet.observe import FleetWatch
+
+    return FleetWatch(*broker_target(args))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,7 +14,7 @@ from ocre_py.cli import exit_codes
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from ocre_py.cli.messaging import DEFAULT_FLEET
+    from ocre_py.cli.fleet import add_broker_options
 
     p = verbs.add_parser(
         "ui",
@@ -22,32 +22,25 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Serve one page that shows the fleet live from the broker. No authentication: "
         "it listens on loopback unless --listen says otherwise (docs/fleet.md, 'The fleet view').",
     )
-    p.add_argument("--broker", metavar="URL", help="mqtt[s]://HOST[:PORT] (default: $OCRE_FLEET)")
-    p.add_argument(
-        "--fleet", metavar="NAME", help=f"the fleet (default: $OCRE_FLEET_NAME or '{DEFAULT_FLEET}')"
-    )
     p.add_argument(
         "--listen",
         metavar="HOST:PORT",
         default="127.0.0.1:8080",
         help="where to serve the page (default 127.0.0.1:8080; port 0: any free port)",
     )
+    add_broker_options(p)
     p.set_defaults(func=cmd_ui)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    import os
     import signal
     import threading
 
-    from ocre_py.cli.messaging import DEFAULT_FLEET
-    from ocre_py.fleet.broker import broker_from_env
+    from ocre_py.cli.fleet import broker_target
     from ocre_py.fleet.view import FleetView, is_loopback, parse_listen
 
     host, port = parse_listen(args.listen)
-    options = broker_from_env(args.broker)
-    options.parts  # noqa: B018 (checks the URL: a bad one is one line and exit 2, before connecting)
-    view = FleetView(options, args.fleet or os.environ.get("OCRE_FLEET_NAME") or DEFAULT_FLEET)
+    view = FleetView(*broker_target(args))
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

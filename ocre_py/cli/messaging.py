@@ -44,11 +44,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_subscribe)
 
 
-#: The fleet a bus command uses without ``--fleet`` or ``$OCRE_FLEET_NAME``.
-DEFAULT_FLEET = "default"
-
-
 def add_bus_options(p: argparse.ArgumentParser) -> None:
+    from ocre_py.cli.fleet import FLEET_NAME_DEFAULT
+
     p.add_argument(
         "--broker",
         metavar="URL",
@@ -57,15 +55,13 @@ def add_bus_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fleet",
         metavar="NAME",
-        help=f"the fleet, with --broker (default: $OCRE_FLEET_NAME or '{DEFAULT_FLEET}')",
+        help=f"the fleet, with --broker ({FLEET_NAME_DEFAULT})",
     )
 
 
 def bus_target(args: argparse.Namespace) -> tuple[BrokerOptions, str] | None:
     """``(BrokerOptions, fleet)`` with ``--broker``; None for the daemon. ``--fleet`` alone is a
     mistake (it would silently go to the daemon)."""
-    import os
-
     from ocre_py.errors import InvalidInput
 
     if not args.broker:
@@ -74,11 +70,9 @@ def bus_target(args: argparse.Namespace) -> tuple[BrokerOptions, str] | None:
         return None
     if args.host:
         raise InvalidInput("give either -H (a daemon) or --broker (the fleet bus), not both")
-    from ocre_py.fleet.broker import broker_from_env
-    from ocre_py.fleet.protocol import check_fleet_name
+    from ocre_py.fleet.broker import broker_from_env, fleet_name
 
-    fleet = check_fleet_name(args.fleet or os.environ.get("OCRE_FLEET_NAME") or DEFAULT_FLEET, "--fleet")
-    return broker_from_env(args.broker), fleet
+    return broker_from_env(args.broker), fleet_name(args.fleet)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

@@ -4,16 +4,35 @@ A system unit runs as root with ``/var/lib/ocre`` (spec D9) and the socket ``/ru
 a user unit (``--user``) runs in the user's manager with the user's default working directory. The
 daemon handles SIGTERM by stopping its containers gracefully, so ``TimeoutStopSec`` leaves room for
 the grace period; ``Restart=on-failure`` brings a crashed daemon back, and its containers with it.
+
+A daemon that joins a fleet gets its ``--fleet`` options on ``ExecStart``, and reads the secrets a
+command line must not carry (``OCRE_FLEET_PASSWORD``) from an ``EnvironmentFile`` the unit names
+but does not write: the unit itself is world-readable.
 """
 
 from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 SYSTEM_DIR = Path("/etc/systemd/system")
 UNIT_NAME = "ocre.service"
+#: Where a unit's fleet secrets live (``OCRE_FLEET_PASSWORD=…``, mode 0600), for the system unit and
+#: a user unit (``%h``: the user's home, as systemd expands it).
+SYSTEM_ENV_FILE = "/etc/ocre/fleet.env"
+USER_ENV_FILE = "%h/.config/ocre/fleet.env"
+
+
+def exec_arg(arg: str) -> str:
+    """One ``ExecStart`` argument: shell-quoted (systemd reads the same quotes), with ``%`` and
+    ``$`` doubled so systemd passes them as written instead of expanding specifiers and variables."""
+    return shlex.quote(arg).replace("%", "%%").replace("$", "$$")
+
+
+def env_file(user: bool) -> str:
+    return USER_ENV_FILE if user else SYSTEM_ENV_FILE
 
 
 def user_dir() -> Path:
@@ -40,13 +59,24 @@ def render(
     user: bool = False,
     workdir: str | None = None,
     shutdown_grace: float = 5.0,
+    fleet_args: Sequence[str] = (),
 ) -> str:
-    """The unit text; deterministic for given arguments so tests can compare it exactly."""
+    """The unit text; deterministic for given arguments so tests can compare it exactly.
+
+    ``fleet_args`` are the daemon's ``--fleet`` options (``MemberConfig.to_args``); with them the
+    unit reads :func:`env_file` (when it exists) for the broker password.
+    """
     exe = executable or default_executable()
     if not hosts:
         hosts = [] if user else ["unix:///run/ocre/ocre.sock"]
     command = " ".join(
-        [exe, "daemon", *(f"-H {shlex.quote(h)}" for h in hosts), f"--shutdown-grace {shutdown_grace:g}"]
+        [
+            exec_arg(exe),
+            "daemon",
+            *(f"-H {exec_arg(h)}" for h in hosts),
+            f"--shutdown-grace {shutdown_grace:g}",
+            *(exec_arg(a) for a in fleet_args),
+        ]
     )
     lines = [
         "[Unit]",
@@ -64,6 +94,12 @@ def render(
     ]
     if workdir:
         lines.append(f"Environment=OCRE_HOME={workdir}")
+    if fleet_args:
+        lines += [
+            "# The broker password, never on this (world-readable) unit: OCRE_FLEET_PASSWORD=... in",
+            "# this file, mode 0600 (optional: '-').",
+            f"EnvironmentFile=-{env_file(user)}",
+        ]
     if not user:
         lines += [
             "RuntimeDirectory=ocre",

@@ -26,9 +26,11 @@ messages in its place, which no receiver can tell apart.
 Bounds. Paho's network thread only queues (:meth:`Bridge.handle`); a worker thread decodes and
 publishes locally. Containers' threads only queue too; a second worker sends to the broker through
 :class:`PahoPublisher`, which keeps at most a window of unacknowledged messages in paho. Both
-queues hold :data:`QUEUE_SIZE` messages of at most :data:`~ocre_py.fleet.protocol.MAX_MESSAGE`
-bytes; when full, messages are dropped and counted (:attr:`Bridge.stats`), never buffered without
-limit. Bus messages are live data: what is published while the member is offline is dropped.
+queues hold :data:`QUEUE_SIZE` messages: envelopes of at most
+:data:`~ocre_py.fleet.protocol.MAX_ENVELOPE` bytes in, payloads of at most
+:data:`~ocre_py.fleet.protocol.MAX_BUS_PAYLOAD` out (a 64 KiB binary payload crosses); when full,
+messages are dropped and counted (:attr:`Bridge.stats`), never buffered without limit. Bus
+messages are live data: what is published while the member is offline is dropped.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ocre_py.errors import InvalidInput, OcreError
 from ocre_py.fleet.protocol import (
     MAX_BUS_PAYLOAD,
-    MAX_MESSAGE,
+    MAX_ENVELOPE,
     Envelope,
     bridgeable,
     bus_filter,
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUEUE_SIZE = 128  # messages per direction between threads: at most 8 MiB each at 64 KiB
+QUEUE_SIZE = 128  # messages per direction between threads: at most 13 MiB in, 8 MiB out
 MAX_ECHOES = 1024  # injected messages whose local echo is still expected
 ECHO_TTL = 30.0  # seconds an expected echo is remembered
 WINDOW = 64  # unacknowledged QoS 1 messages the bridge keeps in paho at once
@@ -342,7 +344,7 @@ class Bridge:
             return False
         if self._closed:
             return True
-        if len(payload) > MAX_MESSAGE:  # refused before anything parses it
+        if len(payload) > MAX_ENVELOPE:  # refused before anything parses it
             self._count("oversized")
             return True
         try:
@@ -418,7 +420,7 @@ class Bridge:
             topic, ctype, payload = item
             try:
                 data = Envelope(self.device, topic, ctype, payload).encode()
-            except InvalidInput as exc:  # a binary payload grows by a third in base64
+            except InvalidInput as exc:  # a content type longer than the protocol carries
                 self._count("oversized")
                 self._once("envelope", "bridge: message on %r not bridged: %s", topic, exc)
                 continue

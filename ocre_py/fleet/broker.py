@@ -2,19 +2,29 @@
 
 Every fleet program — a member agent, ``ocre fleet`` commands, the fleet view, the simulated
 members — makes its paho-mqtt client here, so they all read broker URLs, certificates and
-passwords the same way. paho does the protocol, keep-alives and reconnection; this module only
+passwords the same way, and the tools that connect in the foreground (``ocre fleet``, the bus
+tools, the view) connect and publish through :func:`connect` and :func:`publish_acked`, one error
+line for each way it fails. paho does the protocol, keep-alives and reconnection; this module only
 configures it. Passwords never sit on a command line: ``$OCRE_FLEET_PASSWORD`` or the URL's
 userinfo (for tests) supply them.
+
+The fleet's name is resolved here too (:func:`fleet_name`), the same for every command: the option,
+else ``$OCRE_FLEET_NAME``, else :data:`DEFAULT_FLEET`.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import ssl
+import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ocre_py.errors import InvalidInput
+from ocre_py.errors import FleetError, InvalidInput
+from ocre_py.fleet.protocol import check_fleet_name
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -24,6 +34,22 @@ DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 #: a word from it (at once when the connection drops).
 KEEPALIVE = 10
 RECONNECT_MIN, RECONNECT_MAX = 1, 30  # paho's reconnect backoff, seconds
+CONNECT_TIMEOUT = 10.0  # seconds for the TCP connection and the broker's CONNACK, or a PUBACK
+
+#: The fleet every command uses without ``--fleet NAME`` (``--fleet-name`` for the daemon, whose
+#: ``--fleet`` is the broker URL) or :data:`FLEET_NAME_ENV`.
+DEFAULT_FLEET = "default"
+FLEET_NAME_ENV = "OCRE_FLEET_NAME"
+
+
+def fleet_name(name: str | None, what: str = "--fleet") -> str:
+    """The fleet a command works in: ``name``, else ``$OCRE_FLEET_NAME``, else ``default``; checked
+    (one line naming ``what``)."""
+    return check_fleet_name(name or os.environ.get(FLEET_NAME_ENV) or DEFAULT_FLEET, what)
+
+
+class BrokerUnreachable(FleetError):
+    """The broker could not be reached, refused the connection, or did not acknowledge."""
 
 
 @dataclass(frozen=True)
@@ -120,3 +146,75 @@ def make_client(
         client.will_set(will[0], will[1], qos=1, retain=True)
     client.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)
     return client
+
+
+def client_id(kind: str) -> str:
+    """A client ID unique per process: a broker disconnects the older of two clients with one ID."""
+    return f"ocre-{kind}-{socket.gethostname()[:32]}-{os.getpid()}-{os.urandom(3).hex()}"
+
+
+def connect(
+    options: BrokerOptions,
+    client: mqtt.Client,
+    *,
+    timeout: float = CONNECT_TIMEOUT,
+    on_connect: Callable[[mqtt.Client], object] | None = None,
+) -> None:
+    """Connect ``client`` in the foreground and start its network thread; raises
+    :class:`BrokerUnreachable` (one line) when the broker cannot be reached, fails TLS, or does not
+    accept us within ``timeout``. Afterwards paho reconnects by itself; ``on_connect(client)`` runs
+    on every (re)connection, on paho's thread (subscribe there: a clean session forgets)."""
+    _, host, port = options.parts
+    where = options.display()
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def connected(c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object = None) -> None:
+        outcome.setdefault("reason", reason)
+        if not reason.is_failure and on_connect is not None:
+            on_connect(c)
+        done.set()
+
+    client.on_connect = connected
+    client.connect_timeout = timeout
+    try:
+        client.connect(host, port, keepalive=KEEPALIVE)
+    except ssl.SSLError as exc:
+        raise BrokerUnreachable(f"TLS with the fleet broker {where} failed: {exc.reason or exc}") from None
+    except (OSError, ValueError) as exc:
+        why = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+        raise BrokerUnreachable(
+            f"cannot reach the fleet broker {where}: {why}",
+            hint="is it running? give --broker mqtt://HOST[:PORT] or set $OCRE_FLEET",
+        ) from None
+    client.loop_start()
+    answered = done.wait(timeout)
+    if answered and not outcome["reason"].is_failure:
+        return
+    client.loop_stop()
+    client.disconnect()
+    if not answered:
+        raise BrokerUnreachable(f"the fleet broker {where} did not answer within {timeout:g} s")
+    raise BrokerUnreachable(f"the fleet broker {where} refused the connection: {outcome['reason']}")
+
+
+def publish_acked(
+    options: BrokerOptions,
+    client: mqtt.Client,
+    topic: str,
+    payload: bytes,
+    *,
+    retain: bool = False,
+    timeout: float = CONNECT_TIMEOUT,
+) -> None:
+    """Publish at QoS 1 on a connected client and wait for the broker's PUBACK (one line when it
+    does not come within ``timeout``)."""
+    info = client.publish(topic, payload, qos=1, retain=retain)
+    try:
+        info.wait_for_publish(timeout)
+    except (ValueError, RuntimeError) as exc:
+        raise BrokerUnreachable(f"publishing to the fleet broker {options.display()} failed: {exc}") from None
+    if not info.is_published():
+        raise BrokerUnreachable(
+            f"the fleet broker {options.display()} did not acknowledge {topic} within {timeout:g} s"
+        )

@@ -11,18 +11,16 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
-import os
 import queue
 import socket
-import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ocre_py.errors import InvalidInput, OcreError
-from ocre_py.fleet.broker import KEEPALIVE, BrokerOptions, make_client
+from ocre_py.errors import InvalidInput
+from ocre_py.fleet.broker import BrokerOptions, client_id, connect, make_client, publish_acked
 from ocre_py.fleet.protocol import (
     MAX_BUS_PAYLOAD,
-    MAX_MESSAGE,
+    MAX_ENVELOPE,
     MAX_TEXT,
     Envelope,
     bridgeable,
@@ -37,61 +35,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 10.0  # seconds for the TCP connection and the broker's CONNACK
 PUBLISH_TIMEOUT = 10.0  # seconds for the broker's PUBACK
-INBOX = 256  # received messages waiting for the reader: at most 16 MiB at 64 KiB
-
-
-class BrokerUnreachable(OcreError):
-    """The broker could not be reached or refused the connection."""
+INBOX = 256  # received messages waiting for the reader: at most 26 MiB of envelopes
 
 
 def host_origin() -> str:
     """The ``from`` of a host tool's bus messages; never a device ID (those have no ':')."""
     return f"host:{socket.gethostname()[:64] or 'localhost'}"
-
-
-def client_id(kind: str) -> str:
-    """Unique per process: a broker disconnects the older of two clients with the same ID."""
-    return f"ocre-{kind}-{socket.gethostname()[:32]}-{os.getpid()}-{os.urandom(3).hex()}"
-
-
-def connect(
-    options: BrokerOptions,
-    client: mqtt.Client,
-    *,
-    timeout: float = CONNECT_TIMEOUT,
-    on_connect: Any = None,
-) -> None:
-    """Connect ``client`` and start its network thread; raises :class:`BrokerUnreachable` (one
-    line) when the broker cannot be reached or refuses us within ``timeout``. Afterwards paho
-    reconnects by itself; ``on_connect(client)`` runs on every (re)connection."""
-    _, host, port = options.parts
-    done = threading.Event()
-    outcome: dict[str, Any] = {}
-
-    def connected(c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object = None) -> None:
-        outcome.setdefault("reason", reason)
-        if not reason.is_failure and on_connect is not None:
-            on_connect(c)
-        done.set()
-
-    client.on_connect = connected
-    client.connect_timeout = timeout
-    try:
-        client.connect(host, port, keepalive=KEEPALIVE)
-    except (OSError, ValueError) as exc:
-        why = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
-        raise BrokerUnreachable(
-            f"cannot reach the broker {options.display()}: {why}",
-            hint="is the broker running? check --broker / $OCRE_FLEET",
-        ) from None
-    client.loop_start()
-    if not done.wait(timeout) or outcome["reason"].is_failure:
-        client.loop_stop()
-        client.disconnect()
-        why = outcome.get("reason", f"no answer within {timeout:g} s")
-        raise BrokerUnreachable(f"the broker {options.display()} refused the connection: {why}")
 
 
 def check_message(topic: str, payload: bytes, content_type: str) -> None:
@@ -124,15 +74,7 @@ def publish(
     client = make_client(options, client_id("publish"))
     connect(options, client, timeout=timeout)
     try:
-        info = client.publish(bus_topic(fleet, topic), data, qos=1)
-        try:
-            info.wait_for_publish(timeout)
-        except (ValueError, RuntimeError) as exc:
-            raise BrokerUnreachable(f"publishing to {options.display()} failed: {exc}") from None
-        if not info.is_published():
-            raise BrokerUnreachable(
-                f"the broker {options.display()} did not acknowledge within {timeout:g} s"
-            )
+        publish_acked(options, client, bus_topic(fleet, topic), data, timeout=timeout)
     finally:
         client.disconnect()
         client.loop_stop()
@@ -174,7 +116,7 @@ def subscribe(
         parsed = parse_topic(fleet, msg.topic)
         if parsed is None or parsed[0] != "bus" or not parsed[2].startswith(prefix):
             return
-        if len(msg.payload) > MAX_MESSAGE:
+        if len(msg.payload) > MAX_ENVELOPE:
             log.warning("ignoring a bus message of %d bytes on %s", len(msg.payload), parsed[2])
             return
         try:

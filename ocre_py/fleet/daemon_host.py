@@ -14,6 +14,7 @@ keys are the workdir's, ``ocre key import``), then imported into the daemon's im
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ocre_py.daemon.procstat import rss_bytes
 from ocre_py.daemon.requests import create_request
 from ocre_py.errors import Conflict, ImageError, NotFound
-from ocre_py.fleet.protocol import Deployment
+from ocre_py.fleet.protocol import MAX_LIST, Deployment
 from ocre_py.fleet.reconcile import Progress
 from ocre_py.units import parse_size
 
@@ -38,6 +39,10 @@ LABEL_DEPLOYMENT = "ocre.fleet.deployment"
 LABEL_GENERATION = "ocre.fleet.generation"
 LABEL_DIGEST = "ocre.fleet.digest"
 LABEL_IMAGE = "ocre.fleet.image"
+#: The deployment's ``bridge`` prefixes (a JSON list) when it has any: the bridge follows what each
+#: container was deployed with, so an older container still running (its successor held, or its
+#: image refused) keeps bridging what it did.
+LABEL_BRIDGE = "ocre.fleet.bridge"
 
 
 def image_name(deployment: str, aot: bool = False) -> str:
@@ -84,6 +89,31 @@ class DaemonHost:
     def deployment_of(info: dict[str, Any]) -> str | None:
         value = (info.get("labels") or {}).get(LABEL_DEPLOYMENT)
         return value if isinstance(value, str) else None
+
+    @staticmethod
+    def bridged(containers: list[dict[str, Any]], deployments: dict[str, Deployment]) -> set[str]:
+        """The prefixes the fleet's containers here were deployed to bridge. A container made before
+        :data:`LABEL_BRIDGE` has its deployment's when it runs that generation (the generation
+        covers ``bridge``)."""
+        out: set[str] = set()
+        for info in containers:
+            name = DaemonHost.deployment_of(info)
+            if name is None:
+                continue
+            labels = info.get("labels") or {}
+            raw = labels.get(LABEL_BRIDGE)
+            if raw is None:
+                d = deployments.get(name)
+                if d is not None and d.generation == labels.get(LABEL_GENERATION):
+                    out.update(d.bridge)
+                continue
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(value, list):
+                out.update(p for p in value[:MAX_LIST] if isinstance(p, str))
+        return out
 
     def current(self, containers: list[dict[str, Any]]) -> dict[str, tuple[Progress, str]]:
         """The fleet's containers on this daemon: deployment name → (progress, container ID)."""
@@ -165,6 +195,8 @@ class DaemonHost:
         )
         labels = {LABEL_DEPLOYMENT: d.name, LABEL_GENERATION: d.generation, LABEL_DIGEST: digest}
         labels[LABEL_IMAGE] = d.image
+        if d.bridge:
+            labels[LABEL_BRIDGE] = json.dumps(list(d.bridge))
         request = create_request(
             name=d.name,
             args=args,

@@ -19,23 +19,39 @@ coordinator and no local fleet database:
   when something changed.
 * For a batched rollout it subscribes to the presence and state of the devices of the batch
   before its own, and decides again when they change.
+* It bridges the topic prefixes (``bridge:``) of the deployments it runs between the daemon's
+  local messaging and the fleet bus, through one :class:`~ocre_py.fleet.bridge.Bridge` over its
+  own MQTT client: what each of its containers was deployed with (a generation held or refused
+  before its container started bridges nothing; the older container still running keeps its
+  prefixes). The member subscribes to its own topics only (never the whole fleet), so each bus
+  message arrives once, through the bridge's filters.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ocre_py.errors import InvalidInput, OcreError
 from ocre_py.fleet import broker, protocol
-from ocre_py.fleet.broker import KEEPALIVE
+from ocre_py.fleet.bridge import Bridge
+from ocre_py.fleet.broker import DEFAULT_FLEET, KEEPALIVE
 from ocre_py.fleet.daemon_host import DaemonHost
 from ocre_py.fleet.protocol import Deployment
-from ocre_py.fleet.reconcile import Apply, Hold, Peer, Progress, Remove, decide
-from ocre_py.fleet.state import DeviceView, apply_device_message, encode_state, stable, state_message
+from ocre_py.fleet.reconcile import Apply, Hold, Peer, Progress, Remove, decide, watched
+from ocre_py.fleet.state import (
+    DeviceView,
+    apply_device_message,
+    encode_state,
+    peers_of,
+    stable,
+    state_message,
+)
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -52,7 +68,7 @@ class MemberConfig:
     broker: broker.BrokerOptions
     device: str
     labels: dict[str, str] = field(default_factory=dict)
-    fleet: str = "default"
+    fleet: str = DEFAULT_FLEET
     keepalive: int = KEEPALIVE
     poll: float = 1.0  # seconds between looks at the daemon's containers
     refresh: float = 60.0  # the state is republished at least this often (resources, last seen)
@@ -60,13 +76,14 @@ class MemberConfig:
 
     @classmethod
     def from_options(
-        cls, url: str, device: str | None, labels: list[str], fleet: str = "default", **tls: str | None
+        cls, url: str, device: str | None, labels: list[str], fleet: str | None = None, **tls: str | None
     ) -> MemberConfig:
-        """From ``ocre daemon --fleet … --device-id … --label K=V …``; one line per problem."""
+        """From ``ocre daemon --fleet … --device-id … --label K=V …`` (the fleet: ``--fleet-name``,
+        else ``$OCRE_FLEET_NAME``, else ``default``); one line per problem."""
         if not device:
             raise InvalidInput("--fleet needs --device-id ID (this daemon's name in the fleet)")
         protocol.check_fleet_name(device, "--device-id")
-        protocol.check_fleet_name(fleet, "--fleet-name")
+        fleet = broker.fleet_name(fleet, "--fleet-name")
         pairs: dict[str, str] = {}
         for item in labels:
             key, sep, value = item.partition("=")
@@ -76,6 +93,27 @@ class MemberConfig:
         options = broker.BrokerOptions(url, **tls)
         broker.make_client(options, "check")  # the URL and TLS files, now, before the daemon starts
         return cls(options, device, protocol.check_labels(pairs, "--label"), fleet)
+
+    def to_args(self) -> list[str]:
+        """The ``ocre daemon`` options that make this member again (a systemd unit's): file paths
+        made absolute, and never a password, which stays in ``$OCRE_FLEET_PASSWORD``."""
+        b, url = self.broker, urllib.parse.urlsplit(self.broker.url)
+        if url.password is not None:
+            raise InvalidInput(
+                f"the broker URL of --fleet carries a password: give it as $OCRE_FLEET_PASSWORD "
+                f"(with --fleet-username {url.username or 'NAME'}) instead"
+            )
+        args = ["--fleet", b.url, "--device-id", self.device]
+        for key, value in sorted(self.labels.items()):
+            args += ["--label", f"{key}={value}"]
+        if self.fleet != DEFAULT_FLEET:
+            args += ["--fleet-name", self.fleet]
+        for flag, path in (("--fleet-ca", b.ca), ("--fleet-cert", b.cert), ("--fleet-key", b.key)):
+            if path:
+                args += [flag, os.path.abspath(path)]
+        if b.username:
+            args += ["--fleet-username", b.username]
+        return args
 
 
 class Member:
@@ -98,6 +136,8 @@ class Member:
         self._published_at = 0.0
         self._client: mqtt.Client | None = None
         self._host: DaemonHost | None = None
+        self._bridge: Bridge | None = None
+        self._bridged: frozenset[str] = frozenset()  # the prefixes last given to the bridge
         self._thread: threading.Thread | None = None
         self._settled_at = 0.0  # when the next settling container counts as running
         self._announce = False  # log the first state published after a connect
@@ -116,6 +156,7 @@ class Member:
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         self._client = client
+        self._bridge = Bridge.for_client(self.fleet, self.device, daemon, client)
         _, host, port = self.config.broker.parts
         client.connect_async(host, port, keepalive=self.config.keepalive)
         client.loop_start()
@@ -129,6 +170,8 @@ class Member:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._bridge is not None:
+            self._bridge.close()  # local and bus subscriptions gone before the client goes
         client = self._client
         if client is None:
             return
@@ -159,6 +202,8 @@ class Member:
         client.publish(presence, protocol.presence(True), qos=1, retain=True)
         client.subscribe(protocol.deployments_filter(self.fleet), qos=1)
         client.subscribe(presence, qos=1)  # its retained message ends the deployments' burst
+        if self._bridge is not None:
+            self._bridge.resubscribe()  # the bus filters of what it bridges
         log.info("fleet member %s connected to %s", self.device, self.config.broker.display())
         self._wake.set()
 
@@ -174,6 +219,8 @@ class Member:
             log.warning("fleet member %s lost the broker (%s); reconnecting", self.device, reason)
 
     def _on_message(self, client: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        if self._bridge is not None and self._bridge.handle(msg.topic, msg.payload):
+            return  # a bus message: the bridge queues it
         try:
             self._take(client, msg.topic, bytes(msg.payload))
         except InvalidInput as exc:
@@ -250,15 +297,27 @@ class Member:
         self._follow_peers(deployments)
         host = self._require_host()
         with self._lock:  # a watched device not heard from yet waits; it is not offline
-            peers = {name: self._peers.get(name, DeviceView(name)).peer for name in self._peer_subs}
+            peers = peers_of(self._peers, self._peer_subs)
         containers = host.containers()
         current = self._current(host.current(containers))
         self._settled_at = host.settled_at(containers)
-        for action in decide(self.device, self.config.labels, deployments, current, peers):
+        actions = decide(self.device, self.config.labels, deployments, current, peers)
+        for action in actions:
             if self._stop.is_set():
                 return
             self._act(action)
+        self._update_bridge(deployments, host.containers() if actions else containers)
         self._publish_state()
+
+    def _update_bridge(self, deployments: dict[str, Deployment], containers: list[dict[str, Any]]) -> None:
+        """Bridge what the fleet's containers here were deployed to bridge: a generation's prefixes
+        once its container exists, never those of one held or refused before it started; a removed
+        deployment's container, and with it its prefixes, is gone."""
+        prefixes = frozenset(DaemonHost.bridged(containers, deployments))
+        if self._bridge is not None and prefixes != self._bridged:
+            self._bridge.update(prefixes)
+            self._bridged = prefixes
+            log.info("fleet member %s bridges %s", self.device, ", ".join(sorted(prefixes)) or "nothing")
 
     def _require_host(self) -> DaemonHost:
         if self._host is None:
@@ -275,9 +334,7 @@ class Member:
     def _act(self, action: Apply | Remove | Hold) -> None:
         host = self._require_host()
         if isinstance(action, Hold):
-            d = action.deployment
-            state = "stopped" if action.stopped else "held"
-            self._records[d.name] = Progress(d.generation, state, d.digest, reason=action.reason)
+            self._records[action.deployment.name] = action.progress
             return
         if isinstance(action, Remove):
             try:
@@ -309,13 +366,7 @@ class Member:
 
     def _follow_peers(self, deployments: dict[str, Deployment]) -> None:
         """Subscribe to the devices of the batch before this device's in each batched rollout."""
-        wanted: set[str] = set()
-        for d in deployments.values():
-            if d.rollout.batch_size and d.plan and d.selects(self.config.labels):
-                batch = d.batch_of(self.device)
-                if batch > 0:
-                    wanted.update(d.plan[min(batch, len(d.plan)) - 1])
-        wanted.discard(self.device)
+        wanted = watched(self.device, self.config.labels, deployments)
         client = self._client
         if client is None:
             return
@@ -325,16 +376,9 @@ class Member:
             for name in gone:
                 self._peers.pop(name, None)
         for name in sorted(new):
-            client.subscribe(
-                [
-                    (protocol.presence_topic(self.fleet, name), 1),
-                    (protocol.state_topic(self.fleet, name), 1),
-                ]
-            )
+            client.subscribe([(topic, 1) for topic in protocol.device_topics(self.fleet, name)])
         for name in sorted(gone):
-            client.unsubscribe(
-                [protocol.presence_topic(self.fleet, name), protocol.state_topic(self.fleet, name)]
-            )
+            client.unsubscribe(list(protocol.device_topics(self.fleet, name)))
 
     # ---- the state message ---------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ocre_py.errors import FleetError, InvalidInput
 from ocre_py.fleet import broker, protocol
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CONNECT_TIMEOUT = 10.0
 BURST_CAP = 5.0  # longest wait for the retained burst
 BURST_QUIET = 0.5  # without the echo, this long without a message ends it
 
@@ -47,8 +45,6 @@ class FleetWatch:
         self.lock = threading.Condition()
         self._nonce = secrets.token_hex(8)
         self._control = protocol.control_topic(fleet, f"ocre-{self._nonce}")
-        self._connected: bool | None = None
-        self._refused: str | None = None
         self._subscribed = False
         self._synced = False
         self._last_message = time.monotonic()
@@ -57,28 +53,12 @@ class FleetWatch:
     # ---- opening and closing -------------------------------------------------------------------
     def __enter__(self) -> FleetWatch:
         client = broker.make_client(self.options, f"ocre-control-{self._nonce}")
-        client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
-        _, host, port = self.options.parts
-        where = self.options.display()
-        try:
-            client.connect(host, port, keepalive=broker.KEEPALIVE)
-        except ssl.SSLError as exc:
-            raise FleetError(f"TLS with the fleet broker {where} failed: {exc.reason or exc}") from None
-        except OSError as exc:
-            raise FleetError(
-                f"cannot reach the fleet broker {where}: {exc.strerror or exc}",
-                hint="is it running? give --broker mqtt://HOST[:PORT] or set $OCRE_FLEET",
-            ) from None
+        broker.connect(self.options, client, on_connect=self._subscribe)
         self._client = client
-        client.loop_start()
         try:
             with self.lock:
-                if not self.lock.wait_for(lambda: self._connected is not None, CONNECT_TIMEOUT):
-                    raise FleetError(f"the fleet broker {where} did not answer within {CONNECT_TIMEOUT:g} s")
-                if not self._connected:
-                    raise FleetError(f"the fleet broker {where} refused the connection: {self._refused}")
                 self._wait_burst()
         except BaseException:
             self.close()
@@ -107,20 +87,15 @@ class FleetWatch:
             self.lock.wait(min(deadline - now, BURST_QUIET / 5))
 
     # ---- paho callbacks ------------------------------------------------------------------------
-    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
-        with self.lock:
-            if reason.is_failure:
-                self._connected, self._refused = False, str(reason)
-            else:
-                self._connected = True
-                client.subscribe(
-                    [
-                        (protocol.devices_filter(self.fleet), 1),
-                        (protocol.deployments_filter(self.fleet), 1),
-                        (self._control, 1),
-                    ]
-                )
-            self.lock.notify_all()
+    def _subscribe(self, client: mqtt.Client) -> None:
+        """On every (re)connection: a clean session forgets subscriptions."""
+        client.subscribe(
+            [
+                (protocol.devices_filter(self.fleet), 1),
+                (protocol.deployments_filter(self.fleet), 1),
+                (self._control, 1),
+            ]
+        )
 
     def _on_subscribe(self, client: mqtt.Client, *_: object) -> None:
         with self.lock:
@@ -171,10 +146,4 @@ class FleetWatch:
         """Publish at QoS 1 and wait for the broker's acknowledgement."""
         if self._client is None:
             raise FleetError("the fleet watch is closed")
-        info = self._client.publish(topic, payload, qos=1, retain=retain)
-        try:
-            info.wait_for_publish(timeout=CONNECT_TIMEOUT)
-        except (RuntimeError, ValueError) as exc:
-            raise FleetError(f"cannot publish to {topic}: {exc}") from None
-        if not info.is_published():
-            raise FleetError(f"the fleet broker {self.options.display()} did not acknowledge {topic}")
+        broker.publish_acked(self.options, self._client, topic, payload, retain=retain)

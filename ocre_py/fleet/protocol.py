@@ -44,6 +44,10 @@ MAX_LABEL_TEXT = 63
 MAX_LIST = 64  # args, env, capabilities, bridge prefixes
 MAX_TEXT = 1024  # one arg, env entry, image reference, error text
 MAX_BUS_PAYLOAD = 64 * 1024  # the local messaging bound (runtime.messaging.MAX_PAYLOAD)
+#: A bus message (an :class:`Envelope`) has its own bound: MAX_BUS_PAYLOAD grows by a third in
+#: base64, and its origin and content type (MAX_TEXT characters each, which JSON may escape to six
+#: bytes a character) come with it. Everything else on the broker stays within MAX_MESSAGE.
+MAX_ENVELOPE = 4 * -(-MAX_BUS_PAYLOAD // 3) + 16 * 1024
 
 # Names that become one topic level: no '/', '+', '#', no leading '.', short enough for a device.
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
@@ -74,6 +78,11 @@ def presence_topic(fleet: str, device: str) -> str:
 
 def state_topic(fleet: str, device: str) -> str:
     return f"{ROOT}/{fleet}/devices/{device}/state"
+
+
+def device_topics(fleet: str, device: str) -> tuple[str, str]:
+    """A device's presence and state topics: what a member following it subscribes to."""
+    return presence_topic(fleet, device), state_topic(fleet, device)
 
 
 def deployment_topic(fleet: str, name: str) -> str:
@@ -126,23 +135,28 @@ def parse_topic(fleet: str, topic: str) -> tuple[str, str, str] | None:
     return None
 
 
+def bound(kind: str) -> int:
+    """The size a message of this kind of topic (:func:`parse_topic`) is refused unread past."""
+    return MAX_ENVELOPE if kind == "bus" else MAX_MESSAGE
+
+
 def bridgeable(topic: str) -> bool:
     """A local topic the bus can carry: MQTT forbids wildcards and NUL in a published topic."""
     return bool(topic) and not any(c in topic for c in "+#\0") and len(topic.encode()) <= MAX_TEXT
 
 
 # ---- messages -------------------------------------------------------------------------------
-def encode(message: dict[str, Any]) -> bytes:
+def encode(message: dict[str, Any], limit: int = MAX_MESSAGE) -> bytes:
     data = json.dumps(message, separators=(",", ":"), sort_keys=True).encode()
-    if len(data) > MAX_MESSAGE:
-        raise InvalidInput(f"fleet message of {len(data)} bytes is over the {MAX_MESSAGE}-byte bound")
+    if len(data) > limit:
+        raise InvalidInput(f"fleet message of {len(data)} bytes is over the {limit}-byte bound")
     return data
 
 
-def decode(payload: bytes, what: str) -> dict[str, Any]:
-    """A JSON object from the broker, refused unread past :data:`MAX_MESSAGE`."""
-    if len(payload) > MAX_MESSAGE:
-        raise InvalidInput(f"{what}: {len(payload)} bytes, over the {MAX_MESSAGE}-byte bound")
+def decode(payload: bytes, what: str, limit: int = MAX_MESSAGE) -> dict[str, Any]:
+    """A JSON object from the broker, refused unread past ``limit`` bytes."""
+    if len(payload) > limit:
+        raise InvalidInput(f"{what}: {len(payload)} bytes, over the {limit}-byte bound")
     try:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -357,6 +371,14 @@ class Deployment:
                 return i
         return len(self.plan)
 
+    def previous_batch(self, device: str) -> tuple[str, ...]:
+        """The devices that go before ``device`` in a batched rollout: the batch before its own
+        (none in batch 0, or without batches). A member follows their presence and state."""
+        if not self.rollout.batch_size or not self.plan:
+            return ()
+        batch = self.batch_of(device)
+        return self.plan[min(batch, len(self.plan)) - 1] if batch > 0 else ()
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -369,22 +391,32 @@ class Envelope:
     payload: bytes
 
     def encode(self) -> bytes:
+        """The envelope, within :data:`MAX_ENVELOPE`: a UTF-8 payload as text when JSON does not
+        make it longer than base64 would (JSON escapes a control or non-ASCII character to six
+        bytes), else base64."""
         import base64
 
+        self._check(self.origin, self.content_type, self.payload, self.topic)
         body: dict[str, Any] = {"from": self.origin, "content_type": self.content_type}
         try:
-            body["payload"] = self.payload.decode()
+            text: str | None = self.payload.decode()
         except UnicodeDecodeError:
+            text = None
+        b64_size = 4 * -(-len(self.payload) // 3)
+        if text is not None and len(json.dumps(text)) - 2 <= b64_size:
+            body["payload"] = text
+        else:
             body["payload_b64"] = base64.b64encode(self.payload).decode()
-        return encode(body)
+        return encode(body, MAX_ENVELOPE)
 
     @classmethod
     def decode(cls, topic: str, payload: bytes) -> Envelope:
+        """An envelope from the broker, refused unread past :data:`MAX_ENVELOPE`."""
         import base64
 
-        data = decode(payload, f"bus message on {topic}")
+        data = decode(payload, f"bus message on {topic}", MAX_ENVELOPE)
         origin, ctype = data.get("from"), data.get("content_type")
-        if not isinstance(origin, str) or not isinstance(ctype, str) or not ctype:
+        if not isinstance(origin, str) or not isinstance(ctype, str):
             raise InvalidInput(f"bus message on {topic}: expected 'from' and 'content_type' strings")
         if isinstance(data.get("payload"), str):
             body = data["payload"].encode()
@@ -395,6 +427,15 @@ class Envelope:
                 raise InvalidInput(f"bus message on {topic}: payload_b64 is not base64") from None
         else:
             raise InvalidInput(f"bus message on {topic}: expected 'payload' or 'payload_b64'")
-        if not body or len(body) > MAX_BUS_PAYLOAD:
-            raise InvalidInput(f"bus message on {topic}: payload of {len(body)} bytes (1-{MAX_BUS_PAYLOAD})")
+        cls._check(origin, ctype, body, topic)
         return cls(origin, topic, ctype, body)
+
+    @staticmethod
+    def _check(origin: str, content_type: str, payload: bytes, topic: str) -> None:
+        for key, value in (("from", origin), ("content_type", content_type)):
+            if not value or len(value) > MAX_TEXT:
+                raise InvalidInput(f"bus message on {topic}: '{key}' of 1-{MAX_TEXT} characters expected")
+        if not payload or len(payload) > MAX_BUS_PAYLOAD:
+            raise InvalidInput(
+                f"bus message on {topic}: payload of {len(payload)} bytes (1-{MAX_BUS_PAYLOAD})"
+            )

@@ -88,6 +88,12 @@ class Hold:
     reason: str
     stopped: bool = False  # the rollout failed on an earlier batch (rather than still going)
 
+    @property
+    def progress(self) -> Progress:
+        """What the member reports meanwhile: ``held`` or ``stopped``, with the reason."""
+        d = self.deployment
+        return Progress(d.generation, "stopped" if self.stopped else "held", d.digest, reason=self.reason)
+
 
 Action = Apply | Remove | Hold
 
@@ -99,12 +105,10 @@ def gate(deployment: Deployment, device: str, peers: dict[str, Peer]) -> Hold | 
     the batch before it reports the generation done, allowing ``max_unavailable`` of them failed or
     offline; more failures than that stop the rollout there.
     """
-    if deployment.rollout.batch_size == 0 or not deployment.plan:
+    previous = deployment.previous_batch(device)
+    if not previous:
         return None
     batch = deployment.batch_of(device)
-    if batch == 0:
-        return None
-    previous = deployment.plan[min(batch, len(deployment.plan)) - 1]
     failed: list[str] = []
     waiting: list[str] = []
     for dev in previous:
@@ -132,6 +136,17 @@ def gate(deployment: Deployment, device: str, peers: dict[str, Peer]) -> Hold | 
             deployment, f"waiting for batch {batch - 1}: {len(waiting)} of {len(previous)} not done yet"
         )
     return None
+
+
+def watched(device: str, labels: dict[str, str], deployments: dict[str, Deployment]) -> set[str]:
+    """The devices whose presence and state ``device`` follows: for each batched rollout that
+    selects it, the batch before its own (:func:`gate` reads their state)."""
+    out: set[str] = set()
+    for d in deployments.values():
+        if d.selects(labels):
+            out.update(d.previous_batch(device))
+    out.discard(device)
+    return out
 
 
 def decide(

@@ -37,7 +37,8 @@ from ocre_py import __version__
 from ocre_py.errors import InvalidInput, OcreError
 from ocre_py.fleet import protocol
 from ocre_py.fleet.broker import KEEPALIVE, RECONNECT_MAX, RECONNECT_MIN, BrokerOptions, make_client
-from ocre_py.fleet.reconcile import Apply, Hold, Peer, Progress, Remove, decide
+from ocre_py.fleet.reconcile import Apply, Hold, Progress, Remove, decide, watched
+from ocre_py.fleet.state import DeviceView, apply_device_message, encode_state, peers_of, state_message
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -100,7 +101,7 @@ class _Member:
         self.deployments: dict[str, protocol.Deployment] = {}
         self.current: dict[str, Progress] = {}
         self.containers: dict[str, dict[str, Any]] = {}
-        self.peers: dict[str, Peer] = {}
+        self.peers: dict[str, DeviceView] = {}
         self.watching: set[str] = set()
         self.barrier: int | None = None  # the mid whose UNSUBACK says the peers' retained state is in
         self.connected = False
@@ -457,38 +458,21 @@ class Simulator:
         self._reconcile(member)
 
     def _peer_message(self, member: _Member, peer: str, leaf: str, payload: bytes) -> None:
-        old = member.peers.get(peer, Peer())
-        if not payload:
-            member.peers[peer] = Peer(online=old.online) if leaf == "state" else Peer(False, old.deployments)
-            return
-        data = protocol.decode(payload, f"{peer}'s {leaf}")
-        if leaf == "presence":
-            member.peers[peer] = Peer(data.get("online") is True, old.deployments)
-            return
-        raw = data.get("deployments")
-        progress = {k: Progress.from_dict(v) for k, v in (raw if isinstance(raw, dict) else {}).items()}
-        member.peers[peer] = Peer(old.online, {k: v for k, v in progress.items() if v is not None})
+        apply_device_message(member.peers, peer, leaf, payload)
 
     def _watch(self, member: _Member) -> None:
         """Follow the state and presence of the devices whose batch comes before this member's in
         any batched rollout that selects it; nothing else (1,000 members each following every
         device would be a million deliveries per change)."""
-        need: set[str] = set()
-        for d in member.deployments.values():
-            if d.rollout.batch_size and d.plan and d.selects(member.spec.labels):
-                batch = d.batch_of(member.spec.device)
-                if batch > 0:
-                    need.update(d.plan[min(batch, len(d.plan)) - 1])
-        need.discard(member.spec.device)
+        need = watched(member.spec.device, member.spec.labels, member.deployments)
         fleet, client = self.fleet, member.client
         gone, new = member.watching - need, need - member.watching
-        topics = {p: (protocol.state_topic(fleet, p), protocol.presence_topic(fleet, p)) for p in gone | new}
         if gone:
-            client.unsubscribe([t for p in sorted(gone) for t in topics[p]])
+            client.unsubscribe([t for p in sorted(gone) for t in protocol.device_topics(fleet, p)])
             for peer in gone:
                 member.peers.pop(peer, None)
         if new:
-            client.subscribe([(t, 0) for p in sorted(new) for t in topics[p]])
+            client.subscribe([(t, 0) for p in sorted(new) for t in protocol.device_topics(fleet, p)])
             # The broker answers packets in order and queues the retained messages of a SUBSCRIBE
             # before it reads the next packet: when this UNSUBACK arrives, the peers' retained
             # state has too. Deciding before it would see the batch as offline and stop the rollout.
@@ -500,7 +484,8 @@ class Simulator:
             return  # waiting for the peers' retained state
         spec = member.spec
         changed = False
-        for action in decide(spec.device, spec.labels, member.deployments, member.current, member.peers):
+        peers = peers_of(member.peers, member.watching)
+        for action in decide(spec.device, spec.labels, member.deployments, member.current, peers):
             if isinstance(action, Apply):
                 self._apply(member, action.deployment)
                 changed = True
@@ -509,11 +494,9 @@ class Simulator:
                 member.containers.pop(action.name, None)
                 changed = True
             elif isinstance(action, Hold):
-                d = action.deployment
-                state = "stopped" if action.stopped else "held"
-                held = Progress(d.generation, state, d.digest, action.reason if action.stopped else None)
-                if member.current.get(d.name) != held:
-                    member.current[d.name] = held
+                name = action.deployment.name
+                if member.current.get(name) != action.progress:
+                    member.current[name] = action.progress
                     changed = True
         if changed:
             self._publish_state(member)
@@ -547,31 +530,23 @@ class Simulator:
         }
 
     def _state_message(self, member: _Member) -> dict[str, Any]:
-        """The member's retained state message, in the format the daemon's agent publishes."""
-        spec = member.spec
-        return {
-            "protocol": protocol.PROTOCOL,
-            "device": spec.device,
-            "labels": spec.labels,
-            "ts": round(time.time(), 3),
-            "version": __version__,
-            "health": {
+        """The member's retained state message, built as the daemon's agent builds it."""
+        return state_message(
+            member.spec.device,
+            member.spec.labels,
+            version=__version__,
+            health={
                 "status": "ok",
                 "uptime_s": round(time.monotonic() - member.started, 1),
                 "restarting": 0,
             },
-            "resources": {
-                "rss_bytes": 0,
-                "cpus": 1,
-                "disk_free_bytes": 0,
-                "containers": len(member.containers),
-            },
-            "deployments": {name: {**p.to_dict(), "container": name} for name, p in member.current.items()},
-            "containers": list(member.containers.values()),
-        }
+            resources={"rss_bytes": 0, "cpus": 1, "disk_free_bytes": 0, "containers": len(member.containers)},
+            deployments={name: (p, name) for name, p in member.current.items()},
+            containers=list(member.containers.values()),
+        )
 
     def _publish_state(self, member: _Member) -> int:
         self.published += 1
         topic = protocol.state_topic(self.fleet, member.spec.device)
-        info = member.client.publish(topic, protocol.encode(self._state_message(member)), qos=1, retain=True)
+        info = member.client.publish(topic, encode_state(self._state_message(member)), qos=1, retain=True)
         return int(info.mid)

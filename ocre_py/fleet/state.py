@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -166,3 +167,8 @@ def apply_device_message(views: dict[str, DeviceView], device: str, leaf: str, p
     else:
         view.on_state(payload)
     views[device] = view
+
+
+def peers_of(views: dict[str, DeviceView], devices: Iterable[str]) -> dict[str, Peer]:
+    """What a rollout gate needs of the devices a member follows (see :attr:`DeviceView.peer`)."""
+    return {name: (views.get(name) or DeviceView(name)).peer for name in devices}

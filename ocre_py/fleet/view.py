@@ -39,8 +39,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ocre_py.errors import InvalidInput
-from ocre_py.fleet.broker import BrokerOptions, make_client
-from ocre_py.fleet.bus import client_id, connect
+from ocre_py.fleet.broker import BrokerOptions, client_id, connect, make_client
 from ocre_py.fleet.protocol import base, check_fleet_name
 from ocre_py.fleet.view_model import BUS_SIZE, FleetModel
 
@@ -195,7 +194,7 @@ class FleetView:
         return self.url
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        """On paho's thread; the model refuses a payload over MAX_MESSAGE before parsing it."""
+        """On paho's thread; the model refuses a payload over its bound before parsing it."""
         with self.lock:
             event = self.model.apply(msg.topic, bytes(msg.payload))
             if event is not None:

@@ -21,13 +21,14 @@ from typing import Any
 from ocre_py.errors import InvalidInput
 from ocre_py.fleet.protocol import (
     MAX_CONTAINERS,
-    MAX_MESSAGE,
     Deployment,
     Envelope,
+    bound,
     check_labels,
     decode,
     parse_topic,
 )
+from ocre_py.fleet.reconcile import Progress
 
 MAX_DEVICES = 5000
 MAX_DEPLOYMENTS = 1024  # more than a member tracks (protocol.MAX_DEPLOYMENTS): the view shows all
@@ -62,16 +63,18 @@ def trim_state(data: dict[str, Any]) -> dict[str, Any]:
     """The parts of a member's state message the page shows, each bounded."""
     health, res = _mapping(data.get("health")), _mapping(data.get("resources"))
     deployments: dict[str, dict[str, Any]] = {}
-    for name, progress in list(_mapping(data.get("deployments")).items())[:MAX_DEPLOYMENTS]:
-        p = _mapping(progress)
+    for name, entry in list(_mapping(data.get("deployments")).items())[:MAX_DEPLOYMENTS]:
+        p = Progress.from_dict(entry)  # read as every reader of a state message reads it
+        if p is None:
+            continue
         deployments[str(name)[:SHORT]] = {
-            "generation": _text(p.get("generation")),
-            "state": _text(p.get("state")),
-            "digest": _text(p.get("digest"), 80),
-            "error": _text(p.get("error"), TEXT),
-            "reason": _text(p.get("reason"), TEXT),
-            "exit_code": _number(p.get("exit_code")),
-            "container": _text(p.get("container")),
+            "generation": p.generation[:SHORT],
+            "state": p.state[:SHORT],
+            "digest": _text(p.digest, 80),
+            "error": _text(p.error, TEXT),
+            "reason": _text(p.reason, TEXT),
+            "exit_code": _number(p.exit_code),
+            "container": _text(_mapping(entry).get("container")),
         }
     containers = data.get("containers")
     return {
@@ -152,10 +155,10 @@ class FleetModel:
         if parsed is None:
             self.counts["ignored"] += 1  # another kind of fleet topic (a tool's control echo…)
             return None
-        if len(payload) > MAX_MESSAGE:
+        kind, name, leaf = parsed
+        if len(payload) > bound(kind):
             self.counts["refused"] += 1
             return None
-        kind, name, leaf = parsed
         try:
             if kind == "devices":
                 return self._device(name, leaf, payload, now)

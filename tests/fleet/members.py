@@ -7,26 +7,29 @@ on the fleet's retained messages, read with the library's own :class:`FleetWatch
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
+import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocre_py.daemon import DaemonClient
-from ocre_py.errors import DaemonError
-from ocre_py.fleet.broker import BrokerOptions
+from ocre_py.fleet.broker import DEFAULT_FLEET, BrokerOptions
 from ocre_py.fleet.observe import FleetWatch
-from tests.daemon.conftest import wait_until
+from tests.conftest import CliResult
+from tests.daemon.conftest import OCRE as OCRE  # re-exported: the fleet tests run ocre with it
+from tests.daemon.conftest import DaemonProcess
+from tests.fleet.broker import Mosquitto
+from tests.image.conftest import RegistryServer
 
-OCRE = [sys.executable, "-c", "from ocre_py.cli.main import console; console()"]
+BLINKY_ARGS = ("0", "1000")  # blink forever, once a second
 
 
-class MemberProcess:
-    """``ocre daemon -H unix://HOME/ocre.sock --fleet URL --device-id ID --label K=V...``."""
+class MemberProcess(DaemonProcess):
+    """``ocre daemon -H unix://HOME/ocre.sock --fleet URL --device-id ID --label K=V...``: a
+    :class:`DaemonProcess` that joins the fleet (``extra``: more daemon options, ``env``: more
+    environment, e.g. ``$OCRE_FLEET_PASSWORD``)."""
 
     def __init__(
         self,
@@ -38,95 +41,36 @@ class MemberProcess:
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
-        self.device, self.broker_url = device, broker_url
-        self.labels = dict(labels or {})
-        self.extra, self.extra_env = list(extra or []), dict(env or {})
-        self.home = root / device
-        self.host = f"unix://{self.home / 'ocre.sock'}"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.device, self.labels, self.extra_env = device, dict(labels or {}), dict(env or {})
+        fleet = ["--fleet", broker_url, "--device-id", device]
+        fleet += [a for k, v in sorted(self.labels.items()) for a in ("--label", f"{k}={v}")]
+        home = root / device
+        super().__init__(home, [f"unix://{home / 'ocre.sock'}"], extra=[*fleet, *(extra or [])])
+
+    @property
+    def host(self) -> str:
+        return self.hosts[0]
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "OCRE_HOME": str(self.home), "OCRE_HOST": self.host, **self.extra_env}
-
-    def spawn(self) -> MemberProcess:
-        self.home.mkdir(parents=True, exist_ok=True)
-        labels = [a for k, v in sorted(self.labels.items()) for a in ("--label", f"{k}={v}")]
-        with open(self.home / "daemon.out", "ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    *OCRE,
-                    "daemon",
-                    "-H",
-                    self.host,
-                    "--shutdown-grace",
-                    "1",
-                    *self.fleet_args(),
-                    *labels,
-                    *self.extra,
-                ],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        return self
-
-    def fleet_args(self) -> list[str]:
-        return ["--fleet", self.broker_url, "--device-id", self.device]
-
-    def wait_up(self, timeout: float = 30.0) -> None:
-        def up() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"daemon {self.device} exited with {self.proc.returncode}: {self.output()}"
-                )
-            try:
-                return bool(self.client().version())
-            except DaemonError:
-                return False
-
-        wait_until(up, timeout, f"daemon {self.device} to answer")
-
-    def client(self) -> DaemonClient:
-        return DaemonClient.connect(self.host)
+        return {**super().env, **self.extra_env}
 
     def containers(self) -> dict[str, dict[str, Any]]:
         return {c["id"]: c for c in self.client().containers()}
 
-    def output(self) -> str:
-        path = self.home / "daemon.out"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
+    def stop(self) -> int | None:  # type: ignore[override]
+        return None if self.proc is None else super().stop()
 
 
 def start_members(members: list[MemberProcess]) -> list[MemberProcess]:
-    """Start every member at once, then wait for each daemon to answer."""
-    for m in members:
-        m.spawn()
-    for m in members:
-        m.wait_up()
+    """Start every member at once (interpreter start-up dominates), each until its daemon answers."""
+    with ThreadPoolExecutor(max_workers=len(members) or 1) as pool:
+        list(pool.map(lambda m: m.start(), members))
     return members
 
 
 @contextmanager
-def watching(broker_url: str, fleet: str = "default") -> Iterator[FleetWatch]:
+def watching(broker_url: str, fleet: str = DEFAULT_FLEET) -> Iterator[FleetWatch]:
     with FleetWatch(BrokerOptions(broker_url), fleet) as watch:
         yield watch
 
@@ -172,3 +116,72 @@ def push_image(
     if sign_with:
         sign(store, ref, load_private_key(sign_with, key_dir=key_dir))
     return push(store, ref).digest
+
+
+@dataclass
+class Fleet:
+    """One test's fleet: its broker, members, images and the ``ocre fleet`` CLI pointed at it."""
+
+    root: Path
+    broker: Mosquitto
+    registry: RegistryServer
+    modules: dict[str, Path]
+    cli: Callable[..., CliResult]
+    members: dict[str, MemberProcess] = field(default_factory=dict)
+    watch: FleetWatch | None = None
+
+    def join(self, **labels: dict[str, str]) -> list[MemberProcess]:
+        new = [MemberProcess(self.root / "members", d, self.broker.url, lab) for d, lab in labels.items()]
+        self.members.update((m.device, m) for m in new)
+        start_members(new)
+        self.wait(lambda w: all(online(w, m.device) for m in new), "the members to join")
+        return new
+
+    def push(
+        self, name: str, module: str, *, args: tuple[str, ...] = (), sign_with: str | None = None
+    ) -> str:
+        ref = f"{self.registry.host}/{name}"
+        push_image(self.root / "publisher-store", ref, self.modules[module], args=args, sign_with=sign_with)
+        return ref
+
+    def fleet(self, *argv: object) -> CliResult:
+        return self.cli("fleet", *argv, "--broker", self.broker.url)
+
+    def apply(self, text: str, *flags: str) -> CliResult:
+        path = self.root / "deploy.yaml"
+        path.write_text(text)
+        return self.fleet("apply", path, *flags)
+
+    def ps(self) -> list[dict[str, Any]]:
+        r = self.fleet("ps", "--json")
+        assert r.code == 0, r.err
+        return list(json.loads(r.out))
+
+    def devices(self) -> dict[str, dict[str, Any]]:
+        r = self.fleet("devices", "--json")
+        assert r.code == 0, r.err
+        return {row["device"]: row for row in json.loads(r.out)}
+
+    def wait(self, predicate: Callable[[FleetWatch], Any], what: str, timeout: float = 30.0) -> Any:
+        assert self.watch is not None
+        return wait_fleet(self.watch, predicate, what, timeout)
+
+    def fleet_containers(self, device: str) -> dict[str, dict[str, Any]]:
+        """The device's containers the fleet manages, straight from its daemon."""
+        return {
+            cid: c
+            for cid, c in self.members[device].containers().items()
+            if "ocre.fleet.deployment" in c["labels"]
+        }
+
+
+def online(w: FleetWatch, device: str) -> bool:
+    """The device is online and has reported its state (call under the watch's lock)."""
+    view = w.devices.get(device)
+    return view is not None and view.online and view.state is not None
+
+
+def state_of(w: FleetWatch, device: str, deployment: str) -> str | None:
+    """The state a device reports for a deployment, None when it reports none (under the lock)."""
+    p = progress(w, device, deployment)
+    return p.state if p else None

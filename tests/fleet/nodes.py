@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ocre_py.daemon import Daemon, DaemonOptions
 from ocre_py.fleet.bridge import Bridge
-from ocre_py.fleet.broker import BrokerOptions, make_client
-from ocre_py.fleet.bus import connect
+from ocre_py.fleet.broker import BrokerOptions, connect, make_client
+from tests.daemon.conftest import wait_until as wait_until  # re-exported for the fleet tests
 
 FLEET = "f1"
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 class Node:

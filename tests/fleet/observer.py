@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ocre_py.fleet import protocol
-from ocre_py.fleet.broker import BrokerOptions, make_client
-from ocre_py.fleet.reconcile import DONE
+from ocre_py.fleet.broker import BrokerOptions, connect, make_client
+from ocre_py.fleet.reconcile import Progress
 from ocre_py.fleet.simulate import publish_deployment
 
 
@@ -26,7 +26,6 @@ class Observer:
         self.client = make_client(BrokerOptions(url), f"observer-{uuid.uuid4().hex[:8]}")
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
-        self.client.on_connect = self._on_connect
         self.states: dict[str, dict[str, Any]] = {}
         self.online: dict[str, bool] = {}
         #: (deployment, generation) → device → perf_counter when its state first said done
@@ -38,9 +37,8 @@ class Observer:
         self._subscribed = threading.Event()
 
     def __enter__(self) -> Observer:
-        _, host, port = BrokerOptions(self.url).parts
-        self.client.connect(host, port, keepalive=10)
-        self.client.loop_start()
+        subscribe = lambda c: c.subscribe(protocol.devices_filter(self.fleet), qos=1)  # noqa: E731
+        connect(BrokerOptions(self.url), self.client, on_connect=subscribe)  # and on reconnection
         if not self._subscribed.wait(10):
             raise RuntimeError("observer: no SUBACK within 10 s")
         return self
@@ -48,9 +46,6 @@ class Observer:
     def __exit__(self, *exc: object) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
-        client.subscribe(protocol.devices_filter(self.fleet), qos=1)
 
     def _on_subscribe(self, *args: Any) -> None:
         self._subscribed.set()
@@ -68,10 +63,11 @@ class Observer:
                 self.online[device] = data.get("online") is True
             else:
                 self.states[device] = data
-                for name, p in (data.get("deployments") or {}).items():
-                    self.events.append((device, name, p.get("state")))
-                    if p.get("state") in DONE and not p.get("error") and p.get("exit_code") in (None, 0):
-                        self.done_at.setdefault((name, p["generation"]), {}).setdefault(device, now)
+                for name, entry in (data.get("deployments") or {}).items():
+                    self.events.append((device, name, entry.get("state")))
+                    p = Progress.from_dict(entry)
+                    if p is not None and p.done:
+                        self.done_at.setdefault((name, p.generation), {}).setdefault(device, now)
             self._cond.notify_all()
 
     def progress(self, device: str, name: str) -> dict[str, Any] | None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from ocre_py.errors import InvalidInput
 from ocre_py.fleet import bus
 from ocre_py.fleet.bridge import Bridge, EchoLedger, minimal_filters, minimal_prefixes
 from ocre_py.fleet.broker import BrokerOptions
-from ocre_py.fleet.protocol import MAX_BUS_PAYLOAD, MAX_MESSAGE, Envelope, bus_topic
+from ocre_py.fleet.protocol import MAX_BUS_PAYLOAD, MAX_ENVELOPE, MAX_MESSAGE, Envelope, bus_topic
+from tests.daemon.conftest import OCRE
 from tests.fleet.broker import Mosquitto, free_port
 from tests.fleet.nodes import FLEET, BusSpy, Node, wait_until
 
-OCRE = [sys.executable, "-c", "from ocre_py.cli.main import console; console()"]
 QUIET = 1.0  # seconds without traffic before counting messages: a loop would keep adding some
 
 
@@ -106,6 +107,39 @@ def test_only_bridged_prefixes_cross(nodes: tuple[Node, Node], broker: Mosquitto
         spy.close()
 
 
+def test_64_kib_payloads_cross_whatever_their_bytes(nodes: tuple[Node, Node], broker: Mosquitto) -> None:
+    """Local messaging carries 64 KiB; so does the bus, binary (base64 grows it by a third) or text
+    that JSON would escape sixfold, from a daemon or a host tool."""
+    a, b = nodes
+    a.bridge_prefixes({"blob/"})
+    b.bridge_prefixes({"blob/"})
+    on_b = b.listen("blob/")
+    binary = os.urandom(MAX_BUS_PAYLOAD)
+    controls = b"\x01" * MAX_BUS_PAYLOAD  # valid UTF-8: sent as base64, not as 384 KiB of \u0001
+    text = b"t" * MAX_BUS_PAYLOAD
+    for payload in (binary, controls, text):
+        assert a.daemon.publish("blob/a", payload, "application/octet-stream") == 0
+    bus.publish(BrokerOptions(broker.url), FLEET, "blob/host", binary, "application/x-blob")
+    wait_until(lambda: len(on_b) == 4, 20, "the four messages on daemon B")
+    got = [(m.topic, m.content_type, m.payload) for m in on_b]
+    assert [m for m in got if m[0] == b"blob/a"] == [  # A's, in order; the host's comes when it does
+        (b"blob/a", b"application/octet-stream", binary),
+        (b"blob/a", b"application/octet-stream", controls),
+        (b"blob/a", b"application/octet-stream", text),
+    ]
+    assert (b"blob/host", b"application/x-blob", binary) in got
+    assert a.bridge.stats["oversized"] == 0 and b.bridge.stats["oversized"] == 0
+
+    envelope = Envelope("host:" + "h" * 64, "blob/a", "x" * 1024, binary).encode()
+    assert MAX_MESSAGE < len(envelope) <= MAX_ENVELOPE  # the bus has its own bound
+    with pytest.raises(InvalidInput, match="over the"):
+        Envelope.decode("blob/a", b" " * (MAX_ENVELOPE + 1))
+    with pytest.raises(InvalidInput, match="payload of 65537 bytes"):
+        Envelope("a", "blob/a", "x", binary + b"!").encode()
+    with pytest.raises(InvalidInput, match="'content_type' of 1-1024"):
+        Envelope("a", "blob/a", "x" * 1025, b"1").encode()
+
+
 def test_host_tools_on_the_bus(nodes: tuple[Node, Node], broker: Mosquitto, ocre_cli) -> None:
     a, b = nodes
     a.bridge_prefixes({"sensor/"})
@@ -162,7 +196,11 @@ def test_host_tools_refuse_bad_input_in_one_line(broker: Mosquitto, ocre_cli) ->
         (["publish", "a", "x", "--broker", "http://h"], 2, "mqtt://HOST"),
         (["publish", "a", "x", "--fleet", "f1"], 2, "--fleet needs --broker"),
         (["publish", "a", "x", *url, "--fleet", "Bad/Name"], 2, "--fleet"),
-        (["publish", "a", "x", "--broker", f"mqtt://127.0.0.1:{free_port()}"], 1, "cannot reach the broker"),
+        (
+            ["publish", "a", "x", "--broker", f"mqtt://127.0.0.1:{free_port()}"],
+            1,
+            "cannot reach the fleet broker",
+        ),
         (["subscribe", "a/+", *url], 2, "topic 'a/+'"),
     ]
     for argv, code, text in cases:
@@ -238,7 +276,7 @@ def test_queues_are_bounded_both_ways(tmp_path: Path) -> None:
         assert bridge.stats["dropped_in"] >= 200 - 8 - 1
         blocked.set()
         wait_until(lambda: bridge.stats["injected"] + bridge.stats["dropped_in"] == 200, 10, "the drain")
-        assert bridge.handle(bus_topic(FLEET, "t/y"), b"x" * (MAX_MESSAGE + 1))
+        assert bridge.handle(bus_topic(FLEET, "t/y"), b"x" * (MAX_ENVELOPE + 1))
         assert bridge.stats["oversized"] == 1
         assert not bridge.handle(f"ocre/v1/{FLEET}/devices/d/state", b"{}")  # not a bus topic
         assert bridge.handle(bus_topic(FLEET, "t/y"), b"not json")

@@ -3,112 +3,18 @@ docker-registry, and ``ocre fleet`` in-process. Every wait is on the fleet's ret
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ocre_py.fleet import protocol
-from ocre_py.fleet.broker import BrokerOptions, make_client
+from ocre_py.fleet.broker import DEFAULT_FLEET, BrokerOptions, make_client
 from ocre_py.fleet.observe import FleetWatch
 from ocre_py.image.signing import generate_key, import_key
 from tests.conftest import CliResult
-from tests.fleet.broker import Mosquitto
-from tests.fleet.members import MemberProcess, progress, push_image, start_members, wait_fleet
-from tests.image.conftest import RegistryServer
-
-BLINKY_ARGS = ("0", "1000")  # blink forever, once a second
-
-
-@dataclass
-class Fleet:
-    """One test's fleet: its broker, members, images and the ``ocre fleet`` CLI pointed at it."""
-
-    root: Path
-    broker: Mosquitto
-    registry: RegistryServer
-    modules: dict[str, Path]
-    cli: Callable[..., CliResult]
-    members: dict[str, MemberProcess] = field(default_factory=dict)
-    watch: FleetWatch | None = None
-
-    def join(self, **labels: dict[str, str]) -> list[MemberProcess]:
-        new = [MemberProcess(self.root / "members", d, self.broker.url, lab) for d, lab in labels.items()]
-        self.members.update((m.device, m) for m in new)
-        start_members(new)
-        self.wait(lambda w: all(_online(w, m.device) for m in new), "the members to join")
-        return new
-
-    def push(
-        self, name: str, module: str, *, args: tuple[str, ...] = (), sign_with: str | None = None
-    ) -> str:
-        ref = f"{self.registry.host}/{name}"
-        push_image(self.root / "publisher-store", ref, self.modules[module], args=args, sign_with=sign_with)
-        return ref
-
-    def fleet(self, *argv: object) -> CliResult:
-        return self.cli("fleet", *argv, "--broker", self.broker.url)
-
-    def apply(self, text: str, *flags: str) -> CliResult:
-        path = self.root / "deploy.yaml"
-        path.write_text(text)
-        return self.fleet("apply", path, *flags)
-
-    def ps(self) -> list[dict[str, Any]]:
-        r = self.fleet("ps", "--json")
-        assert r.code == 0, r.err
-        return list(json.loads(r.out))
-
-    def devices(self) -> dict[str, dict[str, Any]]:
-        r = self.fleet("devices", "--json")
-        assert r.code == 0, r.err
-        return {row["device"]: row for row in json.loads(r.out)}
-
-    def wait(self, predicate: Callable[[FleetWatch], Any], what: str, timeout: float = 30.0) -> Any:
-        assert self.watch is not None
-        return wait_fleet(self.watch, predicate, what, timeout)
-
-    def fleet_containers(self, device: str) -> dict[str, dict[str, Any]]:
-        """The device's containers the fleet manages, straight from its daemon."""
-        return {
-            cid: c
-            for cid, c in self.members[device].containers().items()
-            if "ocre.fleet.deployment" in c["labels"]
-        }
-
-
-def _online(w: FleetWatch, device: str) -> bool:
-    view = w.devices.get(device)
-    return view is not None and view.online and view.state is not None
-
-
-def _state(w: FleetWatch, device: str, deployment: str) -> str | None:
-    p = progress(w, device, deployment)
-    return p.state if p else None
-
-
-@pytest.fixture
-def fleet(
-    tmp_path: Path,
-    broker: Mosquitto,
-    fleet_registry: RegistryServer,
-    modules: dict[str, Path],
-    ocre_cli: Callable[..., CliResult],
-) -> Iterator[Fleet]:
-    f = Fleet(tmp_path, broker, fleet_registry, modules, ocre_cli)
-    with FleetWatch(BrokerOptions(broker.url), "default") as watch:
-        f.watch = watch
-        try:
-            yield f
-        finally:
-            for m in f.members.values():  # all at once: each takes its shutdown grace
-                if m.proc is not None and m.proc.poll() is None:
-                    m.proc.terminate()
-            for m in f.members.values():
-                m.stop()
+from tests.fleet.members import BLINKY_ARGS, Fleet, online, state_of
 
 
 class DeploymentCounter:
@@ -120,7 +26,7 @@ class DeploymentCounter:
         self.client.on_message = self._on_message
         _, host, port = BrokerOptions(url).parts
         self.client.connect(host, port)
-        self.client.subscribe(protocol.deployments_filter("default"), qos=1)
+        self.client.subscribe(protocol.deployments_filter(DEFAULT_FLEET), qos=1)
         self.client.loop_start()
 
     def _on_message(self, _c: object, _u: object, msg: Any) -> None:
@@ -188,7 +94,7 @@ def test_join_apply_by_selector_reapply_move_and_rm(fleet: Fleet) -> None:
         counter.close()
     assert counter.count == 1  # only the selector change
     fleet.wait(
-        lambda w: _state(w, "d1", "blinky") is None and _state(w, "d2", "blinky") is None,
+        lambda w: state_of(w, "d1", "blinky") is None and state_of(w, "d2", "blinky") is None,
         "blinky to leave the sensors",
     )
     assert fleet.fleet_containers("d1") == {} and fleet.fleet_containers("d2") == {}
@@ -196,7 +102,7 @@ def test_join_apply_by_selector_reapply_move_and_rm(fleet: Fleet) -> None:
 
     rm = fleet.fleet("rm", "blinky")
     assert rm.code == 0 and rm.out == "blinky\n", rm.err
-    fleet.wait(lambda w: _state(w, "d3", "blinky") is None, "blinky to be removed")
+    fleet.wait(lambda w: state_of(w, "d3", "blinky") is None, "blinky to be removed")
     assert fleet.fleet_containers("d3") == {}
     assert fleet.ps() == []
     unknown = fleet.fleet("rm", "nope")
@@ -216,7 +122,7 @@ def test_unmanaged_containers_are_never_touched(fleet: Fleet) -> None:
     r = fleet.apply(f"name: b\nimage: {ref}\ncapabilities: ['ocre:api']\n", "--wait")
     assert r.code == 0, r.err
     assert fleet.fleet("rm", "b").code == 0
-    fleet.wait(lambda w: _state(w, "d1", "b") is None, "b to be removed")
+    fleet.wait(lambda w: state_of(w, "d1", "b") is None, "b to be removed")
     assert member.containers()["mine"]["status"] == "RUNNING"
     taken = fleet.apply(f"name: mine\nimage: {ref}\ncapabilities: ['ocre:api']\n", "--wait")
     assert taken.code == 1
@@ -246,9 +152,11 @@ def test_killed_member_is_offline_by_its_will_and_converges_when_back(fleet: Fle
     assert r.code == 0, r.err
     assert set(fleet.fleet_containers("d1")) == {"new"}
 
-    d2.spawn().wait_up()
+    d2.start()
     fleet.wait(
-        lambda w: _online(w, "d2") and _state(w, "d2", "new") == "running" and _state(w, "d2", "old") is None,
+        lambda w: (
+            online(w, "d2") and state_of(w, "d2", "new") == "running" and state_of(w, "d2", "old") is None
+        ),
         "d2 to converge",
     )
     assert set(fleet.fleet_containers("d2")) == {"new"}
@@ -264,7 +172,7 @@ def test_broker_restart_members_reconnect_and_state_is_kept(fleet: Fleet) -> Non
     fleet.watch.close()
 
     fleet.broker.restart()
-    with FleetWatch(BrokerOptions(fleet.broker.url), "default") as watch:
+    with FleetWatch(BrokerOptions(fleet.broker.url), DEFAULT_FLEET) as watch:
         fleet.watch = watch
         assert "blinky" in watch.deployments  # retained, from the broker's persistence
         again = fleet.apply(spec)
@@ -272,7 +180,7 @@ def test_broker_restart_members_reconnect_and_state_is_kept(fleet: Fleet) -> Non
         # d1 reconnects (paho's backoff) and takes a new deployment
         second = spec.replace("name: blinky", "name: second")
         assert fleet.apply(second, "--wait", "--timeout", "60").code == 0
-        fleet.wait(lambda w: _state(w, "d1", "second") == "running", "d1 to run 'second'")
+        fleet.wait(lambda w: state_of(w, "d1", "second") == "running", "d1 to run 'second'")
         assert d1.containers()["blinky"]["started_at"] == started  # untouched by the restart
 
 
@@ -288,7 +196,7 @@ def test_require_signature_refuses_an_unsigned_image_fleet_wide(fleet: Fleet, tm
     (line,) = r.err.splitlines()[:1]
     assert line.startswith("ocre: error: deployment 'plain' failed on d") and "is not signed" in line
     fleet.wait(
-        lambda w: _state(w, "d1", "plain") == "failed" and _state(w, "d2", "plain") == "failed",
+        lambda w: state_of(w, "d1", "plain") == "failed" and state_of(w, "d2", "plain") == "failed",
         "both members to refuse it",
     )
     for row in fleet.ps():
@@ -301,7 +209,7 @@ def test_require_signature_refuses_an_unsigned_image_fleet_wide(fleet: Fleet, tm
     ok = fleet.apply(f"name: plain\nimage: {signed}\nrequire_signature: true\n", "--wait")
     assert ok.code == 0, ok.err  # done: running, or exited with 0 already
     fleet.wait(
-        lambda w: _state(w, "d1", "plain") == "exited" and _state(w, "d2", "plain") == "exited",
+        lambda w: state_of(w, "d1", "plain") == "exited" and state_of(w, "d2", "plain") == "exited",
         "hello to run to completion on both",
     )
     assert {(r["device"], r["state"], r["error"]) for r in fleet.ps()} == {
@@ -330,7 +238,7 @@ def test_batched_rollout_stops_when_a_batch_fails(fleet: Fleet) -> None:
         "ocre: error: deployment 'app' stopped on d2: rollout stopped at batch 1: batch 0 has 1 failed "
         "or offline (max_unavailable 0): d1 (exit code 3)",
     )
-    fleet.wait(lambda w: _state(w, "d2", "app") == "stopped", "batch 1 to stop")
+    fleet.wait(lambda w: state_of(w, "d2", "app") == "stopped", "batch 1 to stop")
     rows = {r["device"]: r for r in fleet.ps()}
     assert rows["d1"]["state"] == "exited" and rows["d2"]["state"] == "stopped"
     assert "rollout stopped at batch 1" in rows["d2"]["error"]

@@ -6,7 +6,7 @@ import pytest
 
 from ocre_py.errors import InvalidInput
 from ocre_py.fleet import protocol as p
-from ocre_py.fleet.reconcile import Apply, Hold, Peer, Progress, Remove, decide, gate
+from ocre_py.fleet.reconcile import Apply, Hold, Peer, Progress, Remove, decide, gate, watched
 
 D = "sha256:" + "a" * 64
 
@@ -112,3 +112,15 @@ def test_batched_rollout_gates_on_previous_batch() -> None:
     assert offline is not None and offline.stopped and "offline" in offline.reason
     tolerant = dep(rollout={"batch_size": 1, "max_unavailable": 1}, plan=[["d1"], ["d2"]])
     assert gate(tolerant, "d2", {"d1": Peer(False, {})}) is None
+    assert hold.progress == Progress(d.generation, "held", d.digest, reason=hold.reason)
+    assert (stop.progress.state, stop.progress.reason, stop.progress.error) == ("stopped", stop.reason, None)
+
+
+def test_members_follow_the_batch_before_theirs() -> None:
+    d = dep(selector={"role": "s"}, rollout={"batch_size": 2}, plan=[["d1", "d2"], ["d3", "d4"]])
+    assert d.previous_batch("d1") == () and d.previous_batch("d3") == ("d1", "d2")
+    assert d.previous_batch("d9") == ("d3", "d4")  # not in the plan: after the last batch
+    assert dep(plan=[["d1"], ["d2"]]).previous_batch("d2") == ()  # no batch_size: all at once
+    assert watched("d3", {"role": "s"}, {"hello": d}) == {"d1", "d2"}
+    assert watched("d3", {"role": "other"}, {"hello": d}) == set()  # not selected: nobody to follow
+    assert watched("d1", {"role": "s"}, {"hello": d}) == set()

@@ -92,7 +92,7 @@ def test_batched_rollout_goes_batch_by_batch_and_stops_on_a_failure(
         assert all(observer.progress(dev, "hello")["generation"] == d.generation for dev in ids)  # type: ignore[index]
         assert observer.progress("d13", "hello")["error"] == SIMULATED_FAILURE  # type: ignore[index]
         stopped = observer.progress("d25", "hello") or {}
-        assert "rollout stopped at batch 2" in stopped["error"] and "d13" in stopped["error"]
+        assert "rollout stopped at batch 2" in stopped["reason"] and "d13" in stopped["reason"]
         # batch 1 started pulling only after every device of batch 0 ran, in the broker's order;
         # batch 2 never pulled
         events = [(dev, state) for dev, _, state in observer.events]

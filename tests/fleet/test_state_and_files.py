@@ -11,7 +11,13 @@ import pytest
 from ocre_py.errors import InvalidInput
 from ocre_py.fleet import protocol
 from ocre_py.fleet.control import plan
-from ocre_py.fleet.daemon_host import progress_of
+from ocre_py.fleet.daemon_host import (
+    LABEL_BRIDGE,
+    LABEL_DEPLOYMENT,
+    LABEL_GENERATION,
+    DaemonHost,
+    progress_of,
+)
 from ocre_py.fleet.deployfile import load_file, pin
 from ocre_py.fleet.reconcile import Progress
 from ocre_py.fleet.state import DeviceView, encode_state, stable, state_message
@@ -156,3 +162,24 @@ def test_plan_batches_the_online_selected_devices_by_id() -> None:
     )
     assert plan(d, views) == (("d1",), ("d3",))  # d4 is offline: it goes after the last batch
     assert plan(protocol.Deployment.from_dict({"name": "a", "image": "r.io/a"}), views) == ()
+
+
+def test_the_bridge_follows_what_each_container_was_deployed_with() -> None:
+    old = protocol.Deployment("relay", "r:1", bridge=("sensor/",)).with_generation()
+    new = protocol.Deployment("relay", "r:2", bridge=("alerts/",)).with_generation()
+    plain = protocol.Deployment("plain", "p:1").with_generation()
+
+    def container(d: protocol.Deployment, *, recorded: bool = True) -> dict[str, object]:
+        labels = {LABEL_DEPLOYMENT: d.name, LABEL_GENERATION: d.generation}
+        if recorded and d.bridge:
+            labels[LABEL_BRIDGE] = json.dumps(list(d.bridge))
+        return {"id": d.name, "labels": labels}
+
+    desired = {"relay": new, "plain": plain}
+    assert DaemonHost.bridged([container(new), container(plain)], desired) == {"alerts/"}
+    # the new generation held or refused: the old container runs on with its own prefixes
+    assert DaemonHost.bridged([container(old)], desired) == {"sensor/"}
+    # a container made before the label: its deployment's, at the generation it runs
+    assert DaemonHost.bridged([container(new, recorded=False)], desired) == {"alerts/"}
+    assert DaemonHost.bridged([container(old, recorded=False)], desired) == set()
+    assert DaemonHost.bridged([{"id": "mine", "labels": {LABEL_BRIDGE: '["x/"]'}}], desired) == set()

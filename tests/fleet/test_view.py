@@ -1,4 +1,5 @@
-"""The fleet view in a real headless Chromium, fed by a real mosquitto and a member process; the
+"""The fleet view in a real headless Chromium, fed by a real mosquitto and member processes (a
+stand-in that speaks the protocol with hostile text, and a real ``ocre daemon --fleet``); the
 server's bounds over raw sockets; ``ocre fleet ui`` as a process."""
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ocre_py.fleet import bus
-from ocre_py.fleet.broker import BrokerOptions, make_client
-from ocre_py.fleet.bus import connect
+from ocre_py.fleet.broker import BrokerOptions, connect, make_client
 from ocre_py.fleet.protocol import Deployment, deployment_topic, encode
 from ocre_py.fleet.view import CLIENT_QUEUE, MAX_HEAD, FleetView, parse_listen
+from tests.conftest import CliResult
 from tests.fleet.broker import Mosquitto, free_port
+from tests.fleet.members import BLINKY_ARGS, OCRE, MemberProcess, push_image, start_members
 from tests.fleet.nodes import FLEET, wait_until
+from tests.image.conftest import RegistryServer
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -163,6 +166,41 @@ def test_page_shows_the_fleet_live(browser: Any, view: FleetView, broker: Mosqui
     finally:
         member.kill()
         member.wait(10)
+
+
+def test_page_shows_a_real_daemon_go_offline_when_killed(
+    browser: Any,
+    view: FleetView,
+    broker: Mosquitto,
+    fleet_registry: RegistryServer,
+    modules: dict[str, Path],
+    ocre_cli: Callable[..., CliResult],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: "the page shows a device going offline within seconds of its daemon being killed",
+    with a real ``ocre daemon --fleet`` running a deployment applied by ``ocre fleet apply``. The
+    fleet comes from $OCRE_FLEET_NAME, for the daemon and the CLI alike."""
+    monkeypatch.setenv("OCRE_FLEET_NAME", FLEET)
+    ref = f"{fleet_registry.host}/view-blinky:1"
+    push_image(tmp_path / "store", ref, modules["blinky"], args=BLINKY_ARGS)
+    (member,) = start_members([MemberProcess(tmp_path / "members", "d1", broker.url, {"room": "lab"})])
+    try:
+        browser.get(view.url)
+        wait_text(browser, 'tr[data-device="d1"] td.status', "online", timeout=60)
+        assert text(browser, 'tr[data-device="d1"] td.labels') == "room=lab"
+        path = tmp_path / "blinky.yaml"
+        path.write_text(f"name: blinky\nimage: {ref}\ncapabilities: ['ocre:api']\n")
+        r = ocre_cli("fleet", "apply", path, "--broker", broker.url, "--wait", "--timeout", "60")
+        assert r.code == 0, r.err + member.output()[-2000:]
+        wait_text(browser, 'tr[data-container="d1/blinky"] td.state', "running", timeout=60)
+        assert text(browser, 'tr[data-container="d1/blinky"] td:nth-child(4)') == ref
+        assert text(browser, 'tr[data-deployment="blinky"] td.progress') == "running 1"
+
+        member.kill9()  # no goodbye: the broker sees the connection drop and publishes the Will
+        wait_text(browser, 'tr[data-device="d1"] td.status', "offline", timeout=60)
+    finally:
+        member.stop()
 
 
 # ---- the server's bounds, over raw sockets ------------------------------------------------------
@@ -313,12 +351,8 @@ def test_model_bounds_what_it_keeps() -> None:
 
 
 # ---- ocre fleet ui --------------------------------------------------------------------------------
-#: ``ocre fleet ui`` until cli/fleet.py wires fleet_ui.register into ``ocre fleet``: the real
-#: ``ocre`` main with a ``fleet`` group added when there is none yet.
-
-
 def ocre_fleet(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ocre_py", "fleet", *args]
+    return [*OCRE, "fleet", *args]
 
 
 def test_fleet_ui_command(broker: Mosquitto) -> None:
@@ -348,7 +382,7 @@ def test_fleet_ui_command(broker: Mosquitto) -> None:
         (
             ["--broker", f"mqtt://127.0.0.1:{free_port()}", "--listen", "127.0.0.1:0"],
             1,
-            "cannot reach the broker",
+            "cannot reach the fleet broker",
         ),
     ):
         r = subprocess.run(ocre_fleet("ui", *args), capture_output=True, text=True, timeout=60)
