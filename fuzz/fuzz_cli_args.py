@@ -27,7 +27,7 @@ def check(data: bytes) -> None:
         assert parse_duration(text) > 0
     elif kind == 2:
         m = Mount.parse(text)
-        assert str(m.host).startswith("/") and m.guest.startswith("/") and m.guest != "/"
+        assert str(m.host).startswith("/") and m.guest.startswith("/")  # "/" itself is allowed (D10)
     elif kind == 3:
         parse_env(text.split("\0"))
     elif kind == 4:
