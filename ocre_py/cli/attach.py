@@ -56,7 +56,8 @@ def run_attached(args: argparse.Namespace, client: DaemonClient) -> int:
     """Create the container on the daemon, start it attached, return its exit code."""
     request = create_request(args, client)
     request["mounts"] = [_absolute(m) for m in request["mounts"]]  # the daemon's cwd is not ours
-    request["auto_remove"] = False  # --rm: removed below, after its exit code has been read
+    # --rm: the daemon removes it when it ends (also when this client is gone); wait still answers
+    request["auto_remove"] = bool(args.rm)
     cid = client.create(request)["id"]
     out = sys.stdout.buffer
     sys.stdout.flush()
@@ -71,8 +72,17 @@ def run_attached(args: argparse.Namespace, client: DaemonClient) -> int:
     try:
         return _outcome(client, cid, interrupted)
     finally:
-        if args.rm:
-            client.remove(cid, force=True)  # removed here, once its exit code has been read
+        if args.rm:  # one that never ran is not removed by its exit: remove it here
+            _remove_if_there(client, cid)
+
+
+def _remove_if_there(client: DaemonClient, cid: str) -> None:
+    from ocre_py.errors import NotFound
+
+    try:
+        client.remove(cid, force=True)
+    except NotFound:
+        pass  # the daemon removed it when it ended
 
 
 def _outcome(client: DaemonClient, cid: str, interrupted: bool) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from ocre_py.errors import OcreError
@@ -20,7 +21,30 @@ def remove_after_exit(daemon: Daemon, container: Container) -> None:
 
     def remove() -> None:
         container.wait_done(30)
+        daemon.removed.record(container.id, container.exit_code)
         with contextlib.suppress(OcreError):  # already removed (rm -f), or started again meanwhile
             daemon.remove(container.id)
 
     threading.Thread(target=remove, name=f"auto-remove-{container.id}", daemon=True).start()
+
+
+class RemovedExits:
+    """The exit codes of the last ``--rm`` containers removed, so a ``wait`` that comes after the
+    removal (an attached ``ocre run --rm`` whose container ended at once) still gets the code, as
+    Docker's client does by waiting before it starts. Bounded: the oldest are forgotten."""
+
+    def __init__(self, cap: int = 1024) -> None:
+        self._codes: OrderedDict[str, int] = OrderedDict()
+        self._cap = cap
+        self._lock = threading.Lock()
+
+    def record(self, cid: str, code: int | None) -> None:
+        with self._lock:
+            self._codes.pop(cid, None)
+            self._codes[cid] = 0 if code is None else code
+            while len(self._codes) > self._cap:
+                self._codes.popitem(last=False)
+
+    def exit_code(self, cid: str) -> int | None:
+        with self._lock:
+            return self._codes.get(cid)

@@ -29,7 +29,6 @@ from ocre_py.daemon import autoremove, requests
 from ocre_py.daemon.blobs import ImageBlobs
 from ocre_py.daemon.logs import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, ContainerLog
 from ocre_py.daemon.policy import STABLE_RUN, RestartPolicy, backoff
-from ocre_py.daemon.procstat import rss_bytes
 from ocre_py.daemon.state import Record, StateStore
 from ocre_py.errors import Conflict, ContainerError, ImageError, InvalidInput, NotFound, OcreError
 from ocre_py.fsutil import atomic_write
@@ -86,6 +85,7 @@ class Daemon:
         self.store = StateStore(self.workdir / "state")
         self.blobs = ImageBlobs(self.workdir, self.runtime.images_dir)
         self.logs_dir = self.workdir / "logs"
+        self.removed = autoremove.RemovedExits()
         self._entries: dict[str, _Entry] = {}
         self._reserved: set[str] = set()
         self._lock = threading.RLock()
@@ -400,6 +400,9 @@ class Daemon:
         return self._describe(entry)
 
     def wait(self, cid: str, timeout: float | None = None) -> int | None:
+        """The exit code; a ``--rm`` container removed meanwhile answers with the one it ended with."""
+        if cid not in self._entries and (code := self.removed.exit_code(cid)) is not None:
+            return code
         entry = self._entry(cid)
         if entry.container is None:
             raise ContainerError(f"container {cid} failed: {entry.record.error}")
@@ -543,20 +546,6 @@ class Daemon:
     @property
     def devices(self) -> SimulatedDevices:
         return self.runtime.devices
-
-    def info(self) -> dict[str, Any]:
-        states: dict[str, int] = {}
-        for c in self.containers():
-            states[c["status"]] = states.get(c["status"], 0) + 1
-        return {
-            "workdir": str(self.workdir),
-            "pid": os.getpid(),
-            "started_at": self.started_at,
-            "containers": sum(states.values()),
-            "states": states,
-            "rss_bytes": rss_bytes(),
-            "images": len([p for p in self.images_dir.iterdir() if p.is_file()]),
-        }
 
     # ---- shutdown ----------------------------------------------------------------------------
     def close(self) -> None:
