@@ -232,19 +232,13 @@ class Member:
             return
         kind, name, leaf = parsed
         if kind == "deployments":
-            deployment = None
-            if payload:
-                deployment = Deployment.from_dict(protocol.decode(payload, f"deployment {name}"))
-                if deployment.name != name:
-                    raise InvalidInput(f"deployment {name}: its message names '{deployment.name}'")
+            deployment = Deployment.from_message(name, payload) if payload else None
             with self._lock:
                 target = self._burst if self._burst is not None else self._deployments
                 if deployment is None:
                     target.pop(name, None)
-                elif name in target or len(target) < protocol.MAX_DEPLOYMENTS:
-                    target[name] = deployment
                 else:
-                    raise InvalidInput(f"deployment {name}: over {protocol.MAX_DEPLOYMENTS} deployments")
+                    protocol.keep(target, name, deployment, protocol.MAX_DEPLOYMENTS, "deployment")
         elif kind == "devices" and name == self.device:
             if leaf != "presence":
                 return

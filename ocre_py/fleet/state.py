@@ -160,13 +160,22 @@ class DeviceView:
 
 def apply_device_message(views: dict[str, DeviceView], device: str, leaf: str, payload: bytes) -> None:
     """Feed a ``devices/<device>/<leaf>`` message into ``views`` (raises :class:`InvalidInput` for
-    a message that does not check out; the view keeps what it had)."""
-    view = views.get(device) or DeviceView(device)
+    a message that does not check out; the view keeps what it had). A device whose presence and
+    state are both cleared is forgotten, and a cleared message of an unknown device adds nothing:
+    what a reader keeps follows the broker's retained messages (readers bound the count)."""
+    view = views.get(device)
+    if view is None:
+        if not payload:
+            return
+        view = DeviceView(device)
     if leaf == "presence":
         view.on_presence(payload)
     else:
         view.on_state(payload)
-    views[device] = view
+    if not view.seen_presence and view.state is None:
+        views.pop(device, None)
+    else:
+        views[device] = view
 
 
 def peers_of(views: dict[str, DeviceView], devices: Iterable[str]) -> dict[str, Peer]:
