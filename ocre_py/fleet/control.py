@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ocre_py.errors import FleetError, NotFound
+from ocre_py.errors import FleetError, InvalidInput, NotFound
 from ocre_py.fleet import protocol
 from ocre_py.fleet.observe import FleetWatch
 from ocre_py.fleet.protocol import Deployment
@@ -53,19 +53,38 @@ def plan(d: Deployment, devices: dict[str, DeviceView]) -> tuple[tuple[str, ...]
 
 
 def apply(watch: FleetWatch, deployments: list[Deployment]) -> list[Applied]:
-    """Publish (retained, QoS 1) what changed; the generations must already be pinned."""
+    """Publish (retained, QoS 1) what changed; the generations must already be pinned.
+
+    Every message is built and checked before the first is published, so a deployment that does
+    not fit (a message over the bound, or more deployments than members track) publishes nothing.
+    """
     out: list[Applied] = []
-    for d in deployments:
-        with watch.lock:
+    messages: list[tuple[str, bytes]] = []
+    with watch.lock:
+        names = set(watch.deployments) | {d.name for d in deployments}
+        for d in deployments:
             old = watch.deployments.get(d.name)
-            broken = d.name in watch.invalid
-            batches = plan(d, watch.devices)
-        if old is not None and old.generation == d.generation and old.rollout == d.rollout:
-            out.append(Applied(old, "unchanged"))
-            continue
-        new = replace(d, plan=batches)
-        watch.publish(protocol.deployment_topic(watch.fleet, d.name), protocol.encode(new.to_message()))
-        out.append(Applied(new, "updated" if old is not None or broken else "created"))
+            if old is not None and old.generation == d.generation and old.rollout == d.rollout:
+                out.append(Applied(old, "unchanged"))
+                continue
+            new = replace(d, plan=plan(d, watch.devices))
+            try:
+                payload = protocol.encode(new.to_message())
+            except InvalidInput as exc:
+                devices = sum(map(len, new.plan))
+                planned = f" with a rollout plan of {devices} devices" if devices else ""
+                raise InvalidInput(f"deployment '{d.name}'{planned}: {exc.message}") from None
+            messages.append((protocol.deployment_topic(watch.fleet, d.name), payload))
+            action = "updated" if old is not None or d.name in watch.invalid else "created"
+            out.append(Applied(new, action))
+    if len(names) > protocol.MAX_DEPLOYMENTS:
+        raise InvalidInput(
+            f"fleet '{watch.fleet}' would have {len(names)} deployments: members run at most "
+            f"{protocol.MAX_DEPLOYMENTS}",
+            hint="remove some with 'ocre fleet rm NAME' ('ocre fleet ps' lists them)",
+        )
+    for topic, payload in messages:
+        watch.publish(topic, payload)
     return out
 
 

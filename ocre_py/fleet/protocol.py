@@ -330,9 +330,7 @@ class Deployment:
         what = f"deployment '{name}'"
         restart = data.get("restart", "no")
         if not isinstance(restart, str):
-            raise InvalidInput.field(
-                None, f"{what}.restart", restart, "no, always, unless-stopped or on-failure[:N]"
-            )
+            raise InvalidInput.field(None, f"{what}.restart", restart, "no, always or on-failure[:N]")
         memory = data.get("memory")
         if memory is not None and not isinstance(memory, str | int):
             raise InvalidInput.field(None, f"{what}.memory", memory, "a size such as 1M")

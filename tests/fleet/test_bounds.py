@@ -97,3 +97,33 @@ def test_ocre_fleet_says_when_the_fleet_is_larger_than_it_reads(
         f"ocre: warning: fleet '{F}' has more than 3 devices or {protocol.MAX_FLEET_DEPLOYMENTS} "
         "deployments; 1 messages about the others were left out\n"
     )
+
+
+def pinned(name: str, **kw: object) -> protocol.Deployment:
+    digest = "sha256:" + "c" * 64
+    return protocol.Deployment(name, "127.0.0.1:5000/x:1", digest=digest, **kw).with_generation()  # type: ignore[arg-type]
+
+
+def retained_deployments(url: str) -> set[str]:
+    with FleetWatch(BrokerOptions(url), F) as watch, watch.lock:
+        return set(watch.deployments)
+
+
+def test_apply_publishes_nothing_when_one_deployment_does_not_fit(broker: Mosquitto) -> None:
+    from ocre_py.fleet import control
+
+    too_big = pinned("big", args=tuple("x" * 1024 for _ in range(64)))
+    with (
+        FleetWatch(BrokerOptions(broker.url), F) as watch,
+        pytest.raises(InvalidInput, match=r"deployment 'big': fleet message of \d+ bytes is over the 65536"),
+    ):
+        control.apply(watch, [pinned("ok"), too_big])
+    assert retained_deployments(broker.url) == set()  # 'ok' was not published either
+
+    publish_all(broker.url, [deployment(f"app{i:02}") for i in range(protocol.MAX_DEPLOYMENTS - 1)])
+    with FleetWatch(BrokerOptions(broker.url), F) as watch:
+        with pytest.raises(InvalidInput, match=f"fleet '{F}' would have 65 deployments: members run at most"):
+            control.apply(watch, [pinned("one"), pinned("two")])
+        (applied,) = control.apply(watch, [pinned("one")])  # the 64th fits
+        assert applied.action == "created"
+    assert len(retained_deployments(broker.url)) == protocol.MAX_DEPLOYMENTS
