@@ -161,11 +161,19 @@ class DaemonHost:
         }
 
     # ---- acting ------------------------------------------------------------------------------
-    def apply(self, d: Deployment, phase: Callable[[str, str | None], None]) -> None:
+    def apply(
+        self,
+        d: Deployment,
+        phase: Callable[[str, str | None], None],
+        wanted: Callable[[], bool] = lambda: True,
+    ) -> bool:
         """Pull the deployment's image, then replace its container with one of this generation.
 
         ``phase(state, digest)`` reports ``pulling`` and ``starting``. The old container keeps
         running until the new image is pulled and checked, so a bad image leaves it in place.
+        ``wanted()`` is asked once the image is in: a generation the fleet replaced, removed or no
+        longer selects this device for while it pulled is not started (False), and nothing of the
+        deployment's changes here.
         """
         from ocre_py.image.distribution import pull
         from ocre_py.image.runnable import ResolvedImage, resolve_runnable
@@ -184,6 +192,8 @@ class DaemonHost:
             policy = effective_policy(workdir=self.workdir)
         require_signature(store, digest, policy)
         image = resolve_runnable(digest, store_root=self.store_root)
+        if not wanted():
+            return False
         phase("starting", digest)
         args, env, caps, memory = ResolvedImage(
             image.name, image.wasm_path, dict(image.config)
@@ -212,6 +222,7 @@ class DaemonHost:
             self.daemon.remove(d.name, force=True)
         self.daemon.create(request, start=True)
         log.info("fleet deployment %s: generation %s runs %s", d.name, d.generation, digest)
+        return True
 
     def remove(self, name: str) -> None:
         """Remove the deployment's container and its module (nothing when there is none)."""

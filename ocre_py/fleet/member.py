@@ -141,6 +141,7 @@ class Member:
         self._thread: threading.Thread | None = None
         self._settled_at = 0.0  # when the next settling container counts as running
         self._announce = False  # log the first state published after a connect
+        self._started_at = 0.0  # the daemon's start (uptime in the state message)
 
     # ---- life ----------------------------------------------------------------------------------
     def start(self, daemon: Daemon) -> None:
@@ -340,13 +341,15 @@ class Member:
             self._publish_state()
             return
         d = action.deployment
+        if not self._wanted(d):  # changed since the decision: the next step decides again
+            return
 
         def phase(state: str, digest: str | None) -> None:
             self._records[d.name] = Progress(d.generation, state, digest)
             self._publish_state()
 
         try:
-            host.apply(d, phase)
+            started = host.apply(d, phase, lambda: self._wanted(d))
         except OcreError as exc:
             error = exc.message.replace("\n", " ")
             log.error("fleet deployment %s: %s", d.name, error)
@@ -355,8 +358,21 @@ class Member:
             log.exception("fleet deployment %s failed", d.name)
             self._records[d.name] = Progress(d.generation, "failed", d.digest, f"internal error: {exc!r}")
         else:
-            self._records.pop(d.name, None)  # the container tells from now on
+            self._records.pop(d.name, None)  # the container (or the one it did not replace) tells
+            if not started:
+                log.info("fleet deployment %s: generation %s changed while pulling", d.name, d.generation)
         self._publish_state()
+
+    def _wanted(self, d: Deployment) -> bool:
+        """Whether this device should still run ``d`` (the deployments change while it pulls)."""
+        with self._lock:
+            now = self._deployments.get(d.name)
+        return (
+            not self._stop.is_set()
+            and now is not None
+            and now.generation == d.generation
+            and now.selects(self.config.labels)
+        )
 
     def _follow_peers(self, deployments: dict[str, Deployment]) -> None:
         """Subscribe to the devices of the batch before this device's in each batched rollout."""
@@ -367,8 +383,8 @@ class Member:
         with self._lock:
             new, gone = wanted - self._peer_subs, self._peer_subs - wanted
             self._peer_subs = wanted
-            for name in gone:
-                self._peers.pop(name, None)
+            for name in new | gone:  # what it knew of a peer before (re)subscribing may be stale:
+                self._peers.pop(name, None)  # not heard from yet, the peer's batch waits for it
         for name in sorted(new):
             client.subscribe([(topic, 1) for topic in protocol.device_topics(self.fleet, name)])
         for name in sorted(gone):
