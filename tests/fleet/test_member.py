@@ -13,6 +13,7 @@ from ocre_py.fleet import protocol
 from ocre_py.fleet.broker import DEFAULT_FLEET, BrokerOptions, make_client
 from ocre_py.fleet.observe import FleetWatch
 from ocre_py.image.signing import generate_key, import_key
+from ocre_py.image.store import ImageStore
 from tests.conftest import CliResult
 from tests.fleet.members import BLINKY_ARGS, Fleet, online, state_of
 
@@ -203,6 +204,8 @@ def test_require_signature_refuses_an_unsigned_image_fleet_wide(fleet: Fleet, tm
         assert row["state"] == "failed"
         assert "is not signed; refusing it (require-signature in deployment 'plain')" in row["error"]
     assert fleet.fleet_containers("d1") == {} and fleet.fleet_containers("d2") == {}
+    for m in (d1, d2):  # what a member refused does not stay in its store
+        assert ImageStore(m.home / "store").images() == []
 
     # signed by a key the members trust, the same deployment runs
     signed = fleet.push("signed:1", "hello", sign_with=str(pair.private_path))

@@ -16,6 +16,7 @@ from ocre_py.fleet.daemon_host import DaemonHost
 from ocre_py.fleet.member import Member, MemberConfig
 from ocre_py.fleet.protocol import Deployment
 from ocre_py.fleet.state import DeviceView
+from ocre_py.image.store import ImageStore
 from tests.fleet.members import push_image
 from tests.image.conftest import RegistryServer
 
@@ -150,8 +151,10 @@ def test_the_daemon_host_changes_nothing_for_a_generation_no_longer_wanted(
         assert host.apply(d, lambda state, _digest: phases.append(state), lambda: False) is False
         assert phases == ["pulling"]
         assert daemon.containers() == [] and list(daemon.images_dir.iterdir()) == []
+        assert ImageStore(host.store_root).images() == []  # what it pulled for nothing is gone
         assert host.apply(d, lambda state, _digest: phases.append(state)) is True
         assert phases == ["pulling", "pulling", "starting"]
         assert [c["id"] for c in daemon.containers()] == ["hello"]
+        assert [i.digest for i in ImageStore(host.store_root).images()] == [digest]
     finally:
         daemon.close()
