@@ -55,6 +55,11 @@ MAX_BUS_PAYLOAD = 64 * 1024  # the local messaging bound (runtime.messaging.MAX_
 #: base64, and its origin and content type (MAX_TEXT characters each, which JSON may escape to six
 #: bytes a character) come with it. Everything else on the broker stays within MAX_MESSAGE.
 MAX_ENVELOPE = 4 * -(-MAX_BUS_PAYLOAD // 3) + 16 * 1024
+#: What the broker should refuse from any client (mosquitto's ``max_packet_size``, docs/fleet.md):
+#: every packet of the protocol fits, a bus envelope on the longest topic included. The bounds above
+#: keep a reader from parsing more; this one keeps paho, which takes in a whole packet before anyone
+#: sees its size (MQTT 3.1.1 lets a packet be 256 MB), from reading more in the first place.
+MAX_PACKET = 128 * 1024
 
 # Names that become one topic level: no '/', '+', '#', no leading '.', short enough for a device.
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")

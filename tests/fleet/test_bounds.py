@@ -16,6 +16,7 @@ from ocre_py.fleet.observe import FleetWatch
 from ocre_py.fleet.state import DeviceView, apply_device_message
 from tests.conftest import CliResult
 from tests.fleet.broker import Mosquitto
+from tests.fleet.nodes import wait_until
 
 F = DEFAULT_FLEET
 
@@ -127,3 +128,41 @@ def test_apply_publishes_nothing_when_one_deployment_does_not_fit(broker: Mosqui
         (applied,) = control.apply(watch, [pinned("one")])  # the 64th fits
         assert applied.action == "created"
     assert len(retained_deployments(broker.url)) == protocol.MAX_DEPLOYMENTS
+
+
+def test_the_broker_keeps_packets_past_the_protocol_from_the_fleet(broker: Mosquitto) -> None:
+    """The brokers of these tests are configured as docs/fleet.md says (``max_packet_size``): the
+    largest message of the protocol passes, a larger one never reaches paho in any reader."""
+    import os
+    import threading
+
+    fleet, topic = "f" * 63, "t" * protocol.MAX_TEXT
+    largest = protocol.Envelope("h" * protocol.MAX_TEXT, topic, "c" * protocol.MAX_TEXT, os.urandom(65536))
+    got: list[int] = []
+    arrived = threading.Event()
+    reader = make_client(BrokerOptions(broker.url), "test-reader")
+    reader.on_message = lambda _c, _u, m: (got.append(len(m.payload)), arrived.set())
+    subscribed = threading.Event()
+    reader.on_subscribe = lambda *_a: subscribed.set()
+    connect(BrokerOptions(broker.url), reader, on_connect=lambda c: c.subscribe("ocre/#", qos=1))
+    try:
+        assert subscribed.wait(10)
+        publish_all(broker.url, [(protocol.bus_topic(fleet, topic), largest.encode())])
+        assert arrived.wait(10) and got == [len(largest.encode())]
+        sender = make_client(BrokerOptions(broker.url), "test-oversized")
+        connect(BrokerOptions(broker.url), sender)
+        try:
+            big = b"x" * (protocol.MAX_PACKET + 1)
+            info = sender.publish(protocol.deployment_topic(F, "big"), big, qos=1, retain=True)
+            wait_until(lambda: not sender.is_connected(), 10, "the broker to drop the sender")
+            assert not info.is_published()
+        finally:
+            sender.disconnect()
+            sender.loop_stop()
+        publish_all(broker.url, [deployment("after")])
+        with FleetWatch(BrokerOptions(broker.url), F) as watch, watch.lock:
+            assert set(watch.deployments) == {"after"} and watch.invalid == {}
+        assert max(got) < protocol.MAX_PACKET  # 'after' came, 'big' never did
+    finally:
+        reader.disconnect()
+        reader.loop_stop()
