@@ -108,12 +108,25 @@ class RolloutStatus:
         return self.problem is not None or self.done == self.total
 
 
-def rollout_status(watch: FleetWatch, deployments: list[Deployment]) -> RolloutStatus:
-    """Where the rollouts of ``deployments`` are, from the devices' state (call under the lock)."""
+def rollout_status(
+    watch: FleetWatch, deployments: list[Deployment], expected: set[tuple[str, str]] | None = None
+) -> RolloutStatus:
+    """Where the rollouts of ``deployments`` are, from the devices' state (call under the lock).
+
+    ``expected`` (deployment, device) collects the targets seen across calls: one that goes
+    offline before it reports the generation done is still waited for, as ``device (offline)``,
+    rather than dropped from the count (a device the deployment no longer selects is dropped).
+    """
     done = total = 0
     waiting: list[str] = []
     for d in deployments:
-        for view in targets(d, watch.devices):
+        views = targets(d, watch.devices)
+        if expected is not None:
+            expected.update((d.name, v.device) for v in views)
+            online = {v.device for v in views}
+            away = (watch.devices.get(dev) for name, dev in expected if name == d.name and dev not in online)
+            views += [v for v in away if v is not None and not v.online and d.selects(v.labels)]
+        for view in sorted(views, key=lambda v: v.device):
             total += 1
             progress = view.deployments.get(d.name)
             current = progress is not None and progress.generation == d.generation
@@ -125,7 +138,7 @@ def rollout_status(watch: FleetWatch, deployments: list[Deployment]) -> RolloutS
                 done += 1
             else:
                 state = progress.state if current and progress is not None else "pending"
-                waiting.append(f"{view.device} ({state})")
+                waiting.append(f"{view.device} ({state if view.online else 'offline'})")
     return RolloutStatus(done, total, tuple(waiting), None)
 
 
@@ -140,15 +153,17 @@ def wait_rollout(
     timeout: float,
     progress: ProgressCallback | None = None,
 ) -> RolloutStatus:
-    """Until every online device the deployments select reports their generation done.
+    """Until every online device the deployments select reports their generation done; a device
+    that was a target and went offline is waited for until it is back and done.
 
     Raises :class:`FleetError` naming the device and its error when one fails or its rollout
     stops, and naming who it still waits for when ``timeout`` seconds pass.
     """
     last: list[RolloutStatus] = []
+    expected: set[tuple[str, str]] = set()
 
     def check() -> bool:
-        status = rollout_status(watch, deployments)
+        status = rollout_status(watch, deployments, expected)
         last.append(status)
         if progress is not None:
             progress(status.done, max(status.total, 1))

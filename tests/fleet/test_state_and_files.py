@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,36 @@ def test_the_bridge_follows_what_each_container_was_deployed_with() -> None:
     assert DaemonHost.bridged([container(new, recorded=False)], desired) == {"alerts/"}
     assert DaemonHost.bridged([container(old, recorded=False)], desired) == set()
     assert DaemonHost.bridged([{"id": "mine", "labels": {LABEL_BRIDGE: '["x/"]'}}], desired) == set()
+
+
+def test_a_target_that_goes_offline_mid_rollout_is_still_waited_for() -> None:
+    from types import SimpleNamespace
+
+    from ocre_py.fleet.control import rollout_status
+
+    d = protocol.Deployment.from_dict({"name": "a", "image": "r.io/a", "selector": {"role": "s"}})
+    views = {}
+    for name in ("d1", "d2"):
+        v = DeviceView(name)
+        v.on_presence(protocol.encode({"online": True}))
+        v.on_state(protocol.encode({"labels": {"role": "s"}}))
+        views[name] = v
+
+    def report(name: str, state: str) -> None:
+        progress = {"a": {"generation": d.generation, "state": state}}
+        views[name].on_state(protocol.encode({"labels": {"role": "s"}, "deployments": progress}))
+
+    watch: Any = SimpleNamespace(devices=views)
+    expected: set[tuple[str, str]] = set()
+    assert rollout_status(watch, [d], expected).waiting == ("d1 (pending)", "d2 (pending)")
+    report("d2", "running")
+    views["d1"].on_presence(protocol.encode({"online": False}))  # killed while it pulled
+    status = rollout_status(watch, [d], expected)
+    assert (status.done, status.total, status.waiting, status.finished) == (1, 2, ("d1 (offline)",), False)
+    assert rollout_status(watch, [d]).finished  # what the count was without remembering d1
+    views["d1"].on_presence(protocol.encode({"online": True}))
+    report("d1", "running")
+    assert rollout_status(watch, [d], expected).finished
+    views["d1"].on_state(protocol.encode({"labels": {"role": "other"}}))  # moved away: not waited for
+    views["d1"].on_presence(protocol.encode({"online": False}))
+    assert rollout_status(watch, [d], expected).finished
