@@ -43,7 +43,7 @@ from ocre_py.fleet.bridge import Bridge
 from ocre_py.fleet.broker import DEFAULT_FLEET, KEEPALIVE
 from ocre_py.fleet.daemon_host import DaemonHost
 from ocre_py.fleet.protocol import Deployment
-from ocre_py.fleet.reconcile import Apply, Hold, Peer, Progress, Remove, decide, watched
+from ocre_py.fleet.reconcile import Apply, Hold, Progress, Remove, decide, watched
 from ocre_py.fleet.state import (
     DeviceView,
     apply_device_message,
@@ -442,8 +442,3 @@ class Member:
         if self._announce:
             self._announce = False
             log.info("fleet member %s is online in fleet '%s'", self.device, self.fleet)
-
-    def peers(self) -> dict[str, Peer]:
-        """What the member knows of the devices it watches (for tests and the fleet view)."""
-        with self._lock:
-            return {name: view.peer for name, view in self._peers.items()}
