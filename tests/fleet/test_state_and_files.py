@@ -77,6 +77,27 @@ def test_long_errors_are_cut_in_the_state_message() -> None:
     assert len(m["deployments"]["a"]["error"]) == 300 and m["deployments"]["a"]["container"] is None
 
 
+def test_a_state_message_fits_whatever_its_errors_say() -> None:
+    """64 failed deployments whose errors are non-ASCII (six bytes each in JSON): the errors are
+    cut further rather than the member not reporting at all."""
+    failed = Progress("g" * 16, "failed", D, "é" * 5000)
+    m = state_message(
+        "d1",
+        {},
+        version="v",
+        health={},
+        resources={},
+        deployments={f"dep{i:02}": (failed, f"dep{i:02}") for i in range(protocol.MAX_DEPLOYMENTS)},
+        containers=[{"id": f"c{i}"} for i in range(protocol.MAX_CONTAINERS)],
+    )
+    data = encode_state(m)
+    assert len(data) <= protocol.MAX_MESSAGE
+    decoded = json.loads(data)
+    assert len(decoded["deployments"]) == protocol.MAX_DEPLOYMENTS and decoded["containers"] == []
+    assert {e["error"] for e in decoded["deployments"].values()} == {"é" * 40}
+    assert {e["state"] for e in decoded["deployments"].values()} == {"failed"}
+
+
 def test_device_view_reads_presence_and_state() -> None:
     view = DeviceView("d1")
     assert view.peer.online  # not heard from yet: a rollout waits for it rather than stopping
