@@ -105,6 +105,8 @@ def trim_deployment(name: str, data: dict[str, Any]) -> dict[str, Any]:
     """A deployment as the page lists it; one that does not check out is shown with its error."""
     try:
         d = Deployment.from_dict(data, f"deployment '{name}'")
+        if d.name != name:  # as members refuse it (Deployment.from_message)
+            raise InvalidInput(f"deployment {name}: its message names '{d.name}'")
     except InvalidInput as exc:
         return {"name": name, "image": _text(data.get("image"), TEXT), "error": str(exc)[:TEXT]}
     return {

@@ -343,6 +343,9 @@ def test_model_bounds_what_it_keeps() -> None:
     assert big["message"]["truncated"]
     control = model.apply(f"ocre/v1/{FLEET}/bus/t", Envelope("x", "t", "text/plain", b"\x01\x02").encode())
     assert control is not None and control["message"]["encoding"] == "base64"  # not shown as text
+    other = encode(Deployment(name="b", image="r.io/b:1").with_generation().to_message())
+    shown = model.apply(f"ocre/v1/{FLEET}/deployments/a", other)
+    assert shown is not None and shown["deployment"]["error"] == "deployment a: its message names 'b'"
     assert model.apply(f"ocre/v1/{FLEET}/devices/d1/state", b"") == {
         "kind": "device",
         "id": "d1",
