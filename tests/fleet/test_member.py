@@ -3,6 +3,7 @@ docker-registry, and ``ocre fleet`` in-process. Every wait is on the fleet's ret
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from ocre_py.fleet import protocol
-from ocre_py.fleet.broker import DEFAULT_FLEET, BrokerOptions, make_client
+from ocre_py.fleet.broker import DEFAULT_FLEET, BrokerOptions, connect, make_client
 from ocre_py.fleet.observe import FleetWatch
 from ocre_py.image.signing import generate_key, import_key
 from ocre_py.image.store import ImageStore
@@ -19,16 +20,21 @@ from tests.fleet.members import BLINKY_ARGS, Fleet, online, state_of
 
 
 class DeploymentCounter:
-    """Counts deployment messages the broker forwards live (not the retained burst)."""
+    """Counts deployment messages the broker forwards live (not the retained burst), from the
+    moment the broker holds its subscription (so a publish cannot slip by uncounted)."""
 
     def __init__(self, url: str) -> None:
         self.count = 0
         self.client = make_client(BrokerOptions(url), "counter")
         self.client.on_message = self._on_message
-        _, host, port = BrokerOptions(url).parts
-        self.client.connect(host, port)
-        self.client.subscribe(protocol.deployments_filter(DEFAULT_FLEET), qos=1)
-        self.client.loop_start()
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_a: subscribed.set()
+        connect(
+            BrokerOptions(url),
+            self.client,
+            on_connect=lambda c: c.subscribe(protocol.deployments_filter(DEFAULT_FLEET), qos=1),
+        )
+        assert subscribed.wait(10), "the counter's SUBACK"
 
     def _on_message(self, _c: object, _u: object, msg: Any) -> None:
         if not msg.retain:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from ocre_py.errors import InvalidInput
 from ocre_py.fleet import bus
 from ocre_py.fleet.broker import BrokerOptions, connect, make_client
 from ocre_py.fleet.protocol import Deployment, deployment_topic, encode
@@ -397,5 +398,5 @@ def test_parse_listen() -> None:
     assert parse_listen("127.0.0.1:0") == ("127.0.0.1", 0)
     assert parse_listen("[::1]:8080") == ("::1", 8080)
     for bad in (":9000", "8080", "host:99999", "a:b", "[::1]"):
-        with pytest.raises(Exception, match="--listen"):
+        with pytest.raises(InvalidInput, match="--listen"):
             parse_listen(bad)
