@@ -15,6 +15,19 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: What a copy of this repository leaves out (a west workspace's manifest repository, a docs run's
+#: clone): build products, caches and the virtual environment.
+REPO_COPY_IGNORE = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "build",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    "*.egg-info",
+    "*.wasm",
+)
 EXAMPLES_DIR = REPO / "examples"
 CONTAINERS_DIR = Path(__file__).parent / "containers"
 # Recorded before any test clears it: Zephyr-dependent tests run only where a real tree exists.

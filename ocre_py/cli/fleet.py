@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ocre_py.cli import exit_codes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ocre_py.fleet.broker import BrokerOptions
     from ocre_py.fleet.observe import FleetWatch
 
@@ -70,6 +72,16 @@ def fleet_watch(args: argparse.Namespace) -> FleetWatch:
     return FleetWatch(*broker_target(args))
 
 
+def warn_bounds(watch: FleetWatch) -> None:
+    """Say on stderr when the fleet holds more than a watch reads (what it shows is partial)."""
+    if watch.refused:
+        sys.stderr.write(
+            f"ocre: warning: fleet '{watch.fleet}' has more than {watch.max_devices} devices or "
+            f"{watch.max_deployments} deployments; {watch.refused} messages about the others were "
+            "left out\n"
+        )
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "fleet",
@@ -115,6 +127,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     timeout = parse_duration(args.timeout, what="--timeout")
     deployments = [pin(d) for d in load_file(args.file)]
     with fleet_watch(args) as watch:
+        warn_bounds(watch)
         applied = control.apply(watch, deployments)
         status = None
         if args.wait:
@@ -142,31 +155,42 @@ def _short(digest: object) -> str:
     return str(digest)[:19] if digest else "-"
 
 
-def cmd_ps(args: argparse.Namespace) -> int:
+def _listing(
+    args: argparse.Namespace,
+    rows_of: Callable[[FleetWatch], list[dict[str, Any]]],
+    columns: tuple[str, ...],
+    cells: Callable[[dict[str, Any]], tuple[object, ...]],
+) -> int:
+    """``ocre fleet ps`` and ``devices``: rows read from the fleet, as JSON or a table."""
     from ocre_py.cli.output import print_json, print_table
-    from ocre_py.fleet.control import ps_rows
 
     with fleet_watch(args) as watch:
-        rows = ps_rows(watch)
+        rows = rows_of(watch)
+    warn_bounds(watch)
     if args.json:
         print_json(rows)
-        return exit_codes.SUCCESS
-    print_table(
-        ("DEVICE", "ONLINE", "DEPLOYMENT", "CONTAINER", "STATE", "DIGEST", "DETAIL"),
-        [
-            (
-                r["device"],
-                "yes" if r["online"] else "no",
-                r["deployment"],
-                r["container"] or "-",
-                r["state"],
-                _short(r["digest"]),
-                (r["error"] or "")[:80],
-            )
-            for r in rows
-        ],
-    )
+    else:
+        print_table(columns, [cells(r) for r in rows])
     return exit_codes.SUCCESS
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from ocre_py.fleet.control import ps_rows
+
+    return _listing(
+        args,
+        ps_rows,
+        ("DEVICE", "ONLINE", "DEPLOYMENT", "CONTAINER", "STATE", "DIGEST", "DETAIL"),
+        lambda r: (
+            r["device"],
+            "yes" if r["online"] else "no",
+            r["deployment"],
+            r["container"] or "-",
+            r["state"],
+            _short(r["digest"]),
+            (r["error"] or "")[:80],
+        ),
+    )
 
 
 def _ago(ts: float | None) -> str:
@@ -180,34 +204,27 @@ def _ago(ts: float | None) -> str:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from ocre_py.cli.output import print_json, print_table
     from ocre_py.fleet.control import device_rows
 
-    with fleet_watch(args) as watch:
-        rows = device_rows(watch)
-    if args.json:
-        print_json(rows)
-        return exit_codes.SUCCESS
-    print_table(
+    return _listing(
+        args,
+        device_rows,
         ("DEVICE", "ONLINE", "LABELS", "CONTAINERS", "LAST SEEN"),
-        [
-            (
-                r["device"],
-                "yes" if r["online"] else "no",
-                ",".join(f"{k}={v}" for k, v in sorted(r["labels"].items())) or "-",
-                r["containers"],
-                _ago(r["last_seen"]),
-            )
-            for r in rows
-        ],
+        lambda r: (
+            r["device"],
+            "yes" if r["online"] else "no",
+            ",".join(f"{k}={v}" for k, v in sorted(r["labels"].items())) or "-",
+            r["containers"],
+            _ago(r["last_seen"]),
+        ),
     )
-    return exit_codes.SUCCESS
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     from ocre_py.fleet.control import remove
 
     with fleet_watch(args) as watch:
+        warn_bounds(watch)
         for name in remove(watch, args.names):
             sys.stdout.write(f"{name}\n")
     return exit_codes.SUCCESS

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ocre_py.errors import FleetError, NotFound
+from ocre_py.errors import FleetError, InvalidInput, NotFound
 from ocre_py.fleet import protocol
 from ocre_py.fleet.observe import FleetWatch
 from ocre_py.fleet.protocol import Deployment
@@ -53,19 +53,38 @@ def plan(d: Deployment, devices: dict[str, DeviceView]) -> tuple[tuple[str, ...]
 
 
 def apply(watch: FleetWatch, deployments: list[Deployment]) -> list[Applied]:
-    """Publish (retained, QoS 1) what changed; the generations must already be pinned."""
+    """Publish (retained, QoS 1) what changed; the generations must already be pinned.
+
+    Every message is built and checked before the first is published, so a deployment that does
+    not fit (a message over the bound, or more deployments than members track) publishes nothing.
+    """
     out: list[Applied] = []
-    for d in deployments:
-        with watch.lock:
+    messages: list[tuple[str, bytes]] = []
+    with watch.lock:
+        names = set(watch.deployments) | {d.name for d in deployments}
+        for d in deployments:
             old = watch.deployments.get(d.name)
-            broken = d.name in watch.invalid
-            batches = plan(d, watch.devices)
-        if old is not None and old.generation == d.generation and old.rollout == d.rollout:
-            out.append(Applied(old, "unchanged"))
-            continue
-        new = replace(d, plan=batches)
-        watch.publish(protocol.deployment_topic(watch.fleet, d.name), protocol.encode(new.to_message()))
-        out.append(Applied(new, "updated" if old is not None or broken else "created"))
+            if old is not None and old.generation == d.generation and old.rollout == d.rollout:
+                out.append(Applied(old, "unchanged"))
+                continue
+            new = replace(d, plan=plan(d, watch.devices))
+            try:
+                payload = protocol.encode(new.to_message())
+            except InvalidInput as exc:
+                devices = sum(map(len, new.plan))
+                planned = f" with a rollout plan of {devices} devices" if devices else ""
+                raise InvalidInput(f"deployment '{d.name}'{planned}: {exc.message}") from None
+            messages.append((protocol.deployment_topic(watch.fleet, d.name), payload))
+            action = "updated" if old is not None or d.name in watch.invalid else "created"
+            out.append(Applied(new, action))
+    if len(names) > protocol.MAX_DEPLOYMENTS:
+        raise InvalidInput(
+            f"fleet '{watch.fleet}' would have {len(names)} deployments: members run at most "
+            f"{protocol.MAX_DEPLOYMENTS}",
+            hint="remove some with 'ocre fleet rm NAME' ('ocre fleet ps' lists them)",
+        )
+    for topic, payload in messages:
+        watch.publish(topic, payload)
     return out
 
 
@@ -89,12 +108,25 @@ class RolloutStatus:
         return self.problem is not None or self.done == self.total
 
 
-def rollout_status(watch: FleetWatch, deployments: list[Deployment]) -> RolloutStatus:
-    """Where the rollouts of ``deployments`` are, from the devices' state (call under the lock)."""
+def rollout_status(
+    watch: FleetWatch, deployments: list[Deployment], expected: set[tuple[str, str]] | None = None
+) -> RolloutStatus:
+    """Where the rollouts of ``deployments`` are, from the devices' state (call under the lock).
+
+    ``expected`` (deployment, device) collects the targets seen across calls: one that goes
+    offline before it reports the generation done is still waited for, as ``device (offline)``,
+    rather than dropped from the count (a device the deployment no longer selects is dropped).
+    """
     done = total = 0
     waiting: list[str] = []
     for d in deployments:
-        for view in targets(d, watch.devices):
+        views = targets(d, watch.devices)
+        if expected is not None:
+            expected.update((d.name, v.device) for v in views)
+            online = {v.device for v in views}
+            away = (watch.devices.get(dev) for name, dev in expected if name == d.name and dev not in online)
+            views += [v for v in away if v is not None and not v.online and d.selects(v.labels)]
+        for view in sorted(views, key=lambda v: v.device):
             total += 1
             progress = view.deployments.get(d.name)
             current = progress is not None and progress.generation == d.generation
@@ -106,7 +138,7 @@ def rollout_status(watch: FleetWatch, deployments: list[Deployment]) -> RolloutS
                 done += 1
             else:
                 state = progress.state if current and progress is not None else "pending"
-                waiting.append(f"{view.device} ({state})")
+                waiting.append(f"{view.device} ({state if view.online else 'offline'})")
     return RolloutStatus(done, total, tuple(waiting), None)
 
 
@@ -121,15 +153,17 @@ def wait_rollout(
     timeout: float,
     progress: ProgressCallback | None = None,
 ) -> RolloutStatus:
-    """Until every online device the deployments select reports their generation done.
+    """Until every online device the deployments select reports their generation done; a device
+    that was a target and went offline is waited for until it is back and done.
 
     Raises :class:`FleetError` naming the device and its error when one fails or its rollout
     stops, and naming who it still waits for when ``timeout`` seconds pass.
     """
     last: list[RolloutStatus] = []
+    expected: set[tuple[str, str]] = set()
 
     def check() -> bool:
-        status = rollout_status(watch, deployments)
+        status = rollout_status(watch, deployments, expected)
         last.append(status)
         if progress is not None:
             progress(status.done, max(status.total, 1))

@@ -25,13 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from ocre_py.daemon.procstat import rss_bytes
 from ocre_py.daemon.requests import create_request
-from ocre_py.errors import Conflict, ImageError, NotFound
+from ocre_py.errors import Conflict, ImageError, NotFound, OcreError
 from ocre_py.fleet.protocol import MAX_LIST, Deployment
 from ocre_py.fleet.reconcile import Progress
 from ocre_py.units import parse_size
 
 if TYPE_CHECKING:
     from ocre_py.daemon import Daemon
+    from ocre_py.image.runnable import RunnableImage
+    from ocre_py.image.store import ImageStore
 
 log = logging.getLogger(__name__)
 
@@ -161,29 +163,40 @@ class DaemonHost:
         }
 
     # ---- acting ------------------------------------------------------------------------------
-    def apply(self, d: Deployment, phase: Callable[[str, str | None], None]) -> None:
+    def apply(
+        self,
+        d: Deployment,
+        phase: Callable[[str, str | None], None],
+        wanted: Callable[[], bool] = lambda: True,
+    ) -> bool:
         """Pull the deployment's image, then replace its container with one of this generation.
 
         ``phase(state, digest)`` reports ``pulling`` and ``starting``. The old container keeps
         running until the new image is pulled and checked, so a bad image leaves it in place.
+        ``wanted()`` is asked once the image is in: a generation the fleet replaced, removed or no
+        longer selects this device for while it pulled is not started (False), and nothing of the
+        deployment's changes here.
         """
         from ocre_py.image.distribution import pull
-        from ocre_py.image.runnable import ResolvedImage, resolve_runnable
+        from ocre_py.image.runnable import ResolvedImage
         from ocre_py.image.store import ImageStore
-        from ocre_py.image.trust import TrustPolicy, effective_policy, require_signature
 
         phase("pulling", d.digest)
         self._own(d.name)  # fail before pulling when the name is taken
         store = ImageStore(self.store_root)
+        # an image the pull brings and the deployment then refuses (or no longer wants) leaves again
+        had = d.digest is None or any(e.digest == d.digest for e in store.entries())
         digest = pull(store, d.pull_ref).digest
-        if d.digest and digest != d.digest:
-            raise ImageError(f"{d.pull_ref}: registry served {digest}, the deployment pins {d.digest}")
-        if d.require_signature:
-            policy = TrustPolicy(True, (), f"deployment '{d.name}'")
-        else:
-            policy = effective_policy(workdir=self.workdir)
-        require_signature(store, digest, policy)
-        image = resolve_runnable(digest, store_root=self.store_root)
+        try:
+            image = self._checked(d, store, digest)
+        except OcreError:
+            if not had:
+                self._forget(store, digest)
+            raise
+        if not wanted():
+            if not had:
+                self._forget(store, digest)
+            return False
         phase("starting", digest)
         args, env, caps, memory = ResolvedImage(
             image.name, image.wasm_path, dict(image.config)
@@ -212,6 +225,7 @@ class DaemonHost:
             self.daemon.remove(d.name, force=True)
         self.daemon.create(request, start=True)
         log.info("fleet deployment %s: generation %s runs %s", d.name, d.generation, digest)
+        return True
 
     def remove(self, name: str) -> None:
         """Remove the deployment's container and its module (nothing when there is none)."""
@@ -227,6 +241,27 @@ class DaemonHost:
                 self.daemon.remove_image(image_name(name, aot))
             except (NotFound, Conflict):
                 pass
+
+    def _checked(self, d: Deployment, store: ImageStore, digest: str) -> RunnableImage:
+        """The pulled image, as the deployment pins it and the signature policy admits it."""
+        from ocre_py.image.runnable import resolve_runnable
+        from ocre_py.image.trust import TrustPolicy, effective_policy, require_signature
+
+        if d.digest and digest != d.digest:
+            raise ImageError(f"{d.pull_ref}: registry served {digest}, the deployment pins {d.digest}")
+        if d.require_signature:
+            policy = TrustPolicy(True, (), f"deployment '{d.name}'")
+        else:
+            policy = effective_policy(workdir=self.workdir)
+        require_signature(store, digest, policy)
+        return resolve_runnable(digest, store_root=self.store_root)
+
+    @staticmethod
+    def _forget(store: ImageStore, digest: str) -> None:
+        try:
+            store.remove(digest)
+        except OcreError as exc:
+            log.warning("fleet: cannot remove image %s from the store: %s", digest, exc.message)
 
     def _own(self, name: str) -> dict[str, Any] | None:
         """The deployment's container, None when there is none; a container of that name the fleet

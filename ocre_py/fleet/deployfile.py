@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import ImageError, InvalidInput, NotFound, RegistryError
-from ocre_py.fleet.protocol import Deployment
+from ocre_py.fleet.protocol import MAX_DEPLOYMENTS, Deployment, encode
 
 SCHEMA = Path(__file__).with_name("deployment.schema.yaml")
 
@@ -40,6 +40,10 @@ def load_file(path: Path) -> list[Deployment]:
             entries.append(doc)
     if not entries:
         raise InvalidInput(f"{path}: no deployments in the file")
+    if len(entries) > MAX_DEPLOYMENTS:
+        raise InvalidInput(
+            f"{path}: {len(entries)} deployments: expected at most {MAX_DEPLOYMENTS} (what members run)"
+        )
     out: list[Deployment] = []
     seen: dict[str, str] = {}
     for i, entry in enumerate(entries):
@@ -74,6 +78,7 @@ def _normalise(entry: dict[str, Any], where: str) -> dict[str, Any]:
 def _check(data: dict[str, Any], where: str) -> Deployment:
     from ocre_py.daemon.requests import create_request
     from ocre_py.image.reference import parse_reference
+    from ocre_py.units import parse_size
 
     try:
         d = Deployment.from_dict(data, "deployment")
@@ -85,9 +90,16 @@ def _check(data: dict[str, Any], where: str) -> Deployment:
                 d.image,
                 "HOST[:PORT]/NAME[:TAG]: a registry members pull from",
             )
-        create_request(
-            args=d.args, env=d.env, capabilities=d.capabilities, memory=d.memory, restart=d.restart
-        )
+        if d.memory is not None:
+            parse_size(d.memory, what=f"deployment '{d.name}' memory")
+        create_request(args=d.args, env=d.env, capabilities=d.capabilities, restart=d.restart)
+        try:  # the message members read fits its bound (a rollout plan adds to it at apply)
+            encode(d.to_message())
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"deployment '{d.name}': {exc.message}; expected its args, env, capabilities and "
+                "bridge to fit together"
+            ) from None
     except InvalidInput as exc:
         raise InvalidInput(f"{where}: {exc.message}", hint=exc.hint) from None
     return d

@@ -43,7 +43,7 @@ from ocre_py.fleet.bridge import Bridge
 from ocre_py.fleet.broker import DEFAULT_FLEET, KEEPALIVE
 from ocre_py.fleet.daemon_host import DaemonHost
 from ocre_py.fleet.protocol import Deployment
-from ocre_py.fleet.reconcile import Apply, Hold, Peer, Progress, Remove, decide, watched
+from ocre_py.fleet.reconcile import Apply, Hold, Progress, Remove, decide, watched
 from ocre_py.fleet.state import (
     DeviceView,
     apply_device_message,
@@ -141,6 +141,7 @@ class Member:
         self._thread: threading.Thread | None = None
         self._settled_at = 0.0  # when the next settling container counts as running
         self._announce = False  # log the first state published after a connect
+        self._started_at = 0.0  # the daemon's start (uptime in the state message)
 
     # ---- life ----------------------------------------------------------------------------------
     def start(self, daemon: Daemon) -> None:
@@ -232,19 +233,13 @@ class Member:
             return
         kind, name, leaf = parsed
         if kind == "deployments":
-            deployment = None
-            if payload:
-                deployment = Deployment.from_dict(protocol.decode(payload, f"deployment {name}"))
-                if deployment.name != name:
-                    raise InvalidInput(f"deployment {name}: its message names '{deployment.name}'")
+            deployment = Deployment.from_message(name, payload) if payload else None
             with self._lock:
                 target = self._burst if self._burst is not None else self._deployments
                 if deployment is None:
                     target.pop(name, None)
-                elif name in target or len(target) < protocol.MAX_DEPLOYMENTS:
-                    target[name] = deployment
                 else:
-                    raise InvalidInput(f"deployment {name}: over {protocol.MAX_DEPLOYMENTS} deployments")
+                    protocol.keep(target, name, deployment, protocol.MAX_DEPLOYMENTS, "deployment")
         elif kind == "devices" and name == self.device:
             if leaf != "presence":
                 return
@@ -346,13 +341,15 @@ class Member:
             self._publish_state()
             return
         d = action.deployment
+        if not self._wanted(d):  # changed since the decision: the next step decides again
+            return
 
         def phase(state: str, digest: str | None) -> None:
             self._records[d.name] = Progress(d.generation, state, digest)
             self._publish_state()
 
         try:
-            host.apply(d, phase)
+            started = host.apply(d, phase, lambda: self._wanted(d))
         except OcreError as exc:
             error = exc.message.replace("\n", " ")
             log.error("fleet deployment %s: %s", d.name, error)
@@ -361,8 +358,21 @@ class Member:
             log.exception("fleet deployment %s failed", d.name)
             self._records[d.name] = Progress(d.generation, "failed", d.digest, f"internal error: {exc!r}")
         else:
-            self._records.pop(d.name, None)  # the container tells from now on
+            self._records.pop(d.name, None)  # the container (or the one it did not replace) tells
+            if not started:
+                log.info("fleet deployment %s: generation %s changed while pulling", d.name, d.generation)
         self._publish_state()
+
+    def _wanted(self, d: Deployment) -> bool:
+        """Whether this device should still run ``d`` (the deployments change while it pulls)."""
+        with self._lock:
+            now = self._deployments.get(d.name)
+        return (
+            not self._stop.is_set()
+            and now is not None
+            and now.generation == d.generation
+            and now.selects(self.config.labels)
+        )
 
     def _follow_peers(self, deployments: dict[str, Deployment]) -> None:
         """Subscribe to the devices of the batch before this device's in each batched rollout."""
@@ -373,8 +383,8 @@ class Member:
         with self._lock:
             new, gone = wanted - self._peer_subs, self._peer_subs - wanted
             self._peer_subs = wanted
-            for name in gone:
-                self._peers.pop(name, None)
+            for name in new | gone:  # what it knew of a peer before (re)subscribing may be stale:
+                self._peers.pop(name, None)  # not heard from yet, the peer's batch waits for it
         for name in sorted(new):
             client.subscribe([(topic, 1) for topic in protocol.device_topics(self.fleet, name)])
         for name in sorted(gone):
@@ -432,8 +442,3 @@ class Member:
         if self._announce:
             self._announce = False
             log.info("fleet member %s is online in fleet '%s'", self.device, self.fleet)
-
-    def peers(self) -> dict[str, Peer]:
-        """What the member knows of the devices it watches (for tests and the fleet view)."""
-        with self._lock:
-            return {name: view.peer for name, view in self._peers.items()}

@@ -6,6 +6,11 @@ broker answers with. The end of the burst is known, not guessed: the watcher the
 nonce to its own ``control/<client>`` topic, and the broker delivers a subscription's retained
 messages before anything published after it. Where the echo never comes (an ACL refusing the
 control topic, a broker that does not order), a short quiet period, then a cap, end the wait.
+
+What it keeps is bounded: at most :data:`~ocre_py.fleet.protocol.MAX_FLEET_DEVICES` devices and
+:data:`~ocre_py.fleet.protocol.MAX_FLEET_DEPLOYMENTS` deployments (valid or not); messages about
+more are counted in :attr:`FleetWatch.refused` and dropped, so a client publishing a million device
+IDs cannot grow ``ocre fleet ps``.
 """
 
 from __future__ import annotations
@@ -36,12 +41,23 @@ class FleetWatch:
     """``with FleetWatch(options, fleet) as watch:`` the fleet's devices and deployments, kept up to
     date until the block ends. Read the dictionaries under :meth:`wait` or :attr:`lock`."""
 
-    def __init__(self, options: broker.BrokerOptions, fleet: str, *, burst_cap: float = BURST_CAP) -> None:
+    def __init__(
+        self,
+        options: broker.BrokerOptions,
+        fleet: str,
+        *,
+        burst_cap: float = BURST_CAP,
+        max_devices: int | None = None,
+        max_deployments: int | None = None,
+    ) -> None:
         protocol.check_fleet_name(fleet, "--fleet")
         self.options, self.fleet, self.burst_cap = options, fleet, burst_cap
+        self.max_devices = max_devices or protocol.MAX_FLEET_DEVICES
+        self.max_deployments = max_deployments or protocol.MAX_FLEET_DEPLOYMENTS
         self.devices: dict[str, DeviceView] = {}
         self.deployments: dict[str, Deployment] = {}
         self.invalid: dict[str, str] = {}  # deployments whose retained message did not check out
+        self.refused = 0  # messages about devices or deployments past the bounds
         self.lock = threading.Condition()
         self._nonce = secrets.token_hex(8)
         self._control = protocol.control_topic(fleet, f"ocre-{self._nonce}")
@@ -120,20 +136,23 @@ class FleetWatch:
             return
         kind, name, leaf = parsed
         if kind == "devices":
+            if name not in self.devices and payload and len(self.devices) >= self.max_devices:
+                self.refused += 1
+                return
             apply_device_message(self.devices, name, leaf, payload)
         elif kind == "deployments":
+            known = name in self.deployments or name in self.invalid
             self.deployments.pop(name, None)
             self.invalid.pop(name, None)
             if not payload:
                 return
+            if not known and len(self.deployments) + len(self.invalid) >= self.max_deployments:
+                self.refused += 1
+                return
             try:
-                d = Deployment.from_dict(protocol.decode(payload, f"deployment {name}"))
-                if d.name != name:
-                    raise InvalidInput(f"deployment {name}: its message names '{d.name}'")
+                self.deployments[name] = Deployment.from_message(name, payload)
             except InvalidInput as exc:
                 self.invalid[name] = exc.message
-                return
-            self.deployments[name] = d
 
     # ---- using it ------------------------------------------------------------------------------
     def wait(self, predicate: Callable[[], T], timeout: float) -> T:

@@ -27,9 +27,11 @@ import json
 import re
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ocre_py.errors import InvalidInput
+
+T = TypeVar("T")
 
 PROTOCOL = "ocre-fleet/1"
 ROOT = "ocre/v1"
@@ -38,6 +40,11 @@ ROOT = "ocre/v1"
 #: hold one message of each kind at these sizes (docs/fleet.md).
 MAX_MESSAGE = 64 * 1024
 MAX_DEPLOYMENTS = 64  # per fleet, as a member tracks them
+#: What a reader of the whole fleet (``ocre fleet``, the fleet view) keeps at most: past these, a
+#: client publishing device IDs or deployment names cannot grow a reader's memory; the reader counts
+#: what it refused. More deployments than a member tracks, so a reader shows the extra ones too.
+MAX_FLEET_DEVICES = 5000
+MAX_FLEET_DEPLOYMENTS = 1024
 MAX_CONTAINERS = 256  # listed in one state message
 MAX_LABELS = 32
 MAX_LABEL_TEXT = 63
@@ -48,6 +55,11 @@ MAX_BUS_PAYLOAD = 64 * 1024  # the local messaging bound (runtime.messaging.MAX_
 #: base64, and its origin and content type (MAX_TEXT characters each, which JSON may escape to six
 #: bytes a character) come with it. Everything else on the broker stays within MAX_MESSAGE.
 MAX_ENVELOPE = 4 * -(-MAX_BUS_PAYLOAD // 3) + 16 * 1024
+#: What the broker should refuse from any client (mosquitto's ``max_packet_size``, docs/fleet.md):
+#: every packet of the protocol fits, a bus envelope on the longest topic included. The bounds above
+#: keep a reader from parsing more; this one keeps paho, which takes in a whole packet before anyone
+#: sees its size (MQTT 3.1.1 lets a packet be 256 MB), from reading more in the first place.
+MAX_PACKET = 128 * 1024
 
 # Names that become one topic level: no '/', '+', '#', no leading '.', short enough for a device.
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
@@ -57,7 +69,15 @@ _LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,62}")
 # Container, presence and deployment states a member reports.
 #: ``held``: its rollout batch waits for the one before; ``stopped``: the rollout stopped on an
 #: earlier batch's failures (reconcile.gate).
-STATES = ("pending", "pulling", "starting", "running", "exited", "failed", "held", "stopped", "removed")
+STATES = ("pending", "pulling", "starting", "running", "exited", "failed", "held", "stopped")
+
+
+def keep(mapping: dict[str, T], name: str, value: T, limit: int, what: str) -> None:
+    """``mapping[name] = value``, unless ``name`` is new and ``mapping`` holds ``limit`` names
+    already: then :class:`InvalidInput`, and ``mapping`` is unchanged."""
+    if name not in mapping and len(mapping) >= limit:
+        raise InvalidInput(f"{what} {name}: over the bound of {limit}")
+    mapping[name] = value
 
 
 def check_fleet_name(value: object, what: str) -> str:
@@ -315,9 +335,7 @@ class Deployment:
         what = f"deployment '{name}'"
         restart = data.get("restart", "no")
         if not isinstance(restart, str):
-            raise InvalidInput.field(
-                None, f"{what}.restart", restart, "no, always, unless-stopped or on-failure[:N]"
-            )
+            raise InvalidInput.field(None, f"{what}.restart", restart, "no, always or on-failure[:N]")
         memory = data.get("memory")
         if memory is not None and not isinstance(memory, str | int):
             raise InvalidInput.field(None, f"{what}.memory", memory, "a size such as 1M")
@@ -357,6 +375,15 @@ class Deployment:
             raise InvalidInput.field(
                 None, f"{what}.generation", given, f"{deployment.generation} (its content's)"
             )
+        return deployment
+
+    @classmethod
+    def from_message(cls, name: str, payload: bytes) -> Deployment:
+        """The retained message of ``deployments/<name>`` (not empty), refused unread past
+        :data:`MAX_MESSAGE`; it must name the deployment of its topic."""
+        deployment = cls.from_dict(decode(payload, f"deployment {name}"))
+        if deployment.name != name:
+            raise InvalidInput(f"deployment {name}: its message names '{deployment.name}'")
         return deployment
 
     def selects(self, labels: dict[str, str]) -> bool:

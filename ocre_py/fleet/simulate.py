@@ -441,24 +441,17 @@ class Simulator:
                 if not msg.payload:
                     member.deployments.pop(name, None)
                 else:
-                    d = protocol.Deployment.from_dict(
-                        protocol.decode(bytes(msg.payload), msg.topic), msg.topic
-                    )
-                    if d.name != name:
-                        raise InvalidInput(f"{msg.topic}: names deployment '{d.name}'")
-                    member.deployments[name] = d
+                    d = protocol.Deployment.from_message(name, bytes(msg.payload))
+                    protocol.keep(member.deployments, name, d, protocol.MAX_DEPLOYMENTS, "deployment")
                 self._watch(member)
             elif kind == "devices" and name in member.watching:
-                self._peer_message(member, name, leaf, bytes(msg.payload))
+                apply_device_message(member.peers, name, leaf, bytes(msg.payload))
             else:
                 return
         except InvalidInput as exc:  # as a member does: skip a bad message, keep the rest
             log.warning("%s: %s", member.spec.device, exc)
             return
         self._reconcile(member)
-
-    def _peer_message(self, member: _Member, peer: str, leaf: str, payload: bytes) -> None:
-        apply_device_message(member.peers, peer, leaf, payload)
 
     def _watch(self, member: _Member) -> None:
         """Follow the state and presence of the devices whose batch comes before this member's in

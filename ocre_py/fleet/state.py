@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 #: else changed (or when its refresh interval passed), so an idle fleet is quiet on the broker.
 VOLATILE = {"ts", "uptime_s", "rss_bytes", "disk_free_bytes"}
 MAX_ERROR = 300  # characters of an error or reason kept in a state message
+SHORT_ERROR = 40  # … when the message would not fit otherwise (encode_state)
 
 
 def state_message(
@@ -75,15 +76,22 @@ def _short(progress: Progress) -> Progress:
 
 def encode_state(message: dict[str, Any]) -> bytes:
     """The message within :data:`protocol.MAX_MESSAGE`: the container list (which the resources'
-    count still totals) is shortened until it fits, rather than not reporting at all."""
+    count still totals) is shortened until it fits, then the deployments' errors and reasons (JSON
+    makes a non-ASCII character six bytes), rather than not reporting at all."""
     containers = list(message.get("containers", []))
     while True:
         try:
             return protocol.encode({**message, "containers": containers})
         except InvalidInput:
             if not containers:
-                raise
+                break
             containers = containers[: len(containers) // 2]
+    texts = ("error", "reason")
+    deployments = {
+        name: {k: v[:SHORT_ERROR] if k in texts and isinstance(v, str) else v for k, v in entry.items()}
+        for name, entry in (message.get("deployments") or {}).items()
+    }
+    return protocol.encode({**message, "containers": [], "deployments": deployments})
 
 
 def stable(message: dict[str, Any]) -> dict[str, Any]:
@@ -160,13 +168,22 @@ class DeviceView:
 
 def apply_device_message(views: dict[str, DeviceView], device: str, leaf: str, payload: bytes) -> None:
     """Feed a ``devices/<device>/<leaf>`` message into ``views`` (raises :class:`InvalidInput` for
-    a message that does not check out; the view keeps what it had)."""
-    view = views.get(device) or DeviceView(device)
+    a message that does not check out; the view keeps what it had). A device whose presence and
+    state are both cleared is forgotten, and a cleared message of an unknown device adds nothing:
+    what a reader keeps follows the broker's retained messages (readers bound the count)."""
+    view = views.get(device)
+    if view is None:
+        if not payload:
+            return
+        view = DeviceView(device)
     if leaf == "presence":
         view.on_presence(payload)
     else:
         view.on_state(payload)
-    views[device] = view
+    if not view.seen_presence and view.state is None:
+        views.pop(device, None)
+    else:
+        views[device] = view
 
 
 def peers_of(views: dict[str, DeviceView], devices: Iterable[str]) -> dict[str, Peer]:

@@ -21,6 +21,8 @@ from typing import Any
 from ocre_py.errors import InvalidInput
 from ocre_py.fleet.protocol import (
     MAX_CONTAINERS,
+    MAX_FLEET_DEPLOYMENTS,
+    MAX_FLEET_DEVICES,
     Deployment,
     Envelope,
     bound,
@@ -30,8 +32,8 @@ from ocre_py.fleet.protocol import (
 )
 from ocre_py.fleet.reconcile import Progress
 
-MAX_DEVICES = 5000
-MAX_DEPLOYMENTS = 1024  # more than a member tracks (protocol.MAX_DEPLOYMENTS): the view shows all
+MAX_DEVICES = MAX_FLEET_DEVICES  # the bounds of every reader of the whole fleet (ocre fleet too)
+MAX_DEPLOYMENTS = MAX_FLEET_DEPLOYMENTS
 BUS_SIZE = 50
 SHOWN_PAYLOAD = 1024  # characters of a bus payload the page shows
 SHORT, TEXT = 64, 256
@@ -103,6 +105,8 @@ def trim_deployment(name: str, data: dict[str, Any]) -> dict[str, Any]:
     """A deployment as the page lists it; one that does not check out is shown with its error."""
     try:
         d = Deployment.from_dict(data, f"deployment '{name}'")
+        if d.name != name:  # as members refuse it (Deployment.from_message)
+            raise InvalidInput(f"deployment {name}: its message names '{d.name}'")
     except InvalidInput as exc:
         return {"name": name, "image": _text(data.get("image"), TEXT), "error": str(exc)[:TEXT]}
     return {

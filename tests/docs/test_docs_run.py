@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO_COPY_IGNORE
 from tests.docs import doc_shell
 from tests.docs.doc_shell import Command, Outcome, Terminal
 
@@ -26,17 +27,6 @@ DOCS = [
     "examples/README.md",
 ]
 VENV_BIN = REPO / ".venv" / "bin"
-_IGNORE = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    "build",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".mypy_cache",
-    "*.egg-info",
-    "*.wasm",
-)
 #: What the first stderr line of a refusal must name, by marker.
 MISSING = {
     # west's own refusal of a Zephyr command in a workspace without zephyr counts too
@@ -157,7 +147,7 @@ def _workspace(tmp: Path) -> tuple[Path, dict[str, str]]:
     ``git clone`` + ``west init -l ocre-toolkit``; the cwd is the copy's root."""
     top = tmp / "ws"
     clone = top / "ocre-toolkit"
-    shutil.copytree(REPO, clone, ignore=_IGNORE, symlinks=True)
+    shutil.copytree(REPO, clone, ignore=REPO_COPY_IGNORE, symlinks=True)
     _link_venv(clone / ".venv")
     for d in ("home", "ocre-home", "tmp"):
         (tmp / d).mkdir()

@@ -18,6 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from ocre_py.fleet.protocol import MAX_PACKET
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -69,6 +71,7 @@ class Mosquitto:
             "autosave_interval 1\n"
             "max_queued_messages 100000\n"
             "max_connections -1\n"
+            f"max_packet_size {MAX_PACKET}\n"  # as docs/fleet.md configures a broker
             f"{self.extra}"
         )
         with open(self.log, "ab") as log:

@@ -3,6 +3,7 @@ docker-registry, and ``ocre fleet`` in-process. Every wait is on the fleet's ret
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,24 +11,30 @@ from typing import Any
 import pytest
 
 from ocre_py.fleet import protocol
-from ocre_py.fleet.broker import DEFAULT_FLEET, BrokerOptions, make_client
+from ocre_py.fleet.broker import DEFAULT_FLEET, BrokerOptions, connect, make_client
 from ocre_py.fleet.observe import FleetWatch
 from ocre_py.image.signing import generate_key, import_key
+from ocre_py.image.store import ImageStore
 from tests.conftest import CliResult
 from tests.fleet.members import BLINKY_ARGS, Fleet, online, state_of
 
 
 class DeploymentCounter:
-    """Counts deployment messages the broker forwards live (not the retained burst)."""
+    """Counts deployment messages the broker forwards live (not the retained burst), from the
+    moment the broker holds its subscription (so a publish cannot slip by uncounted)."""
 
     def __init__(self, url: str) -> None:
         self.count = 0
         self.client = make_client(BrokerOptions(url), "counter")
         self.client.on_message = self._on_message
-        _, host, port = BrokerOptions(url).parts
-        self.client.connect(host, port)
-        self.client.subscribe(protocol.deployments_filter(DEFAULT_FLEET), qos=1)
-        self.client.loop_start()
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_a: subscribed.set()
+        connect(
+            BrokerOptions(url),
+            self.client,
+            on_connect=lambda c: c.subscribe(protocol.deployments_filter(DEFAULT_FLEET), qos=1),
+        )
+        assert subscribed.wait(10), "the counter's SUBACK"
 
     def _on_message(self, _c: object, _u: object, msg: Any) -> None:
         if not msg.retain:
@@ -203,6 +210,8 @@ def test_require_signature_refuses_an_unsigned_image_fleet_wide(fleet: Fleet, tm
         assert row["state"] == "failed"
         assert "is not signed; refusing it (require-signature in deployment 'plain')" in row["error"]
     assert fleet.fleet_containers("d1") == {} and fleet.fleet_containers("d2") == {}
+    for m in (d1, d2):  # what a member refused does not stay in its store
+        assert ImageStore(m.home / "store").images() == []
 
     # signed by a key the members trust, the same deployment runs
     signed = fleet.push("signed:1", "hello", sign_with=str(pair.private_path))
@@ -259,9 +268,18 @@ def test_batched_rollout_stops_when_a_batch_fails(fleet: Fleet) -> None:
          "deploy.yaml: rollout.batch_size 'x'"),
         ("name: A/b\nimage: 127.0.0.1:5000/a:1\n", "deploy.yaml: deployment.name 'A/b'"),
         ("name: a\nimage: hello:1\n", "deploy.yaml: deployment 'a' image 'hello:1': expected HOST[:PORT]"),
-        ("name: a\nimage: 127.0.0.1:5000/a:1\ncapabilities: [gpu]\n", "deploy.yaml: "),
-        ("name: a\nimage: 127.0.0.1:5000/a:1\nrestart: sometimes\n", "deploy.yaml: "),
-        ("name: a\nimage: 127.0.0.1:5000/a:1\nmemory: lots\n", "deploy.yaml: "),
+        ("name: a\nimage: 127.0.0.1:5000/a:1\ncapabilities: [gpu]\n",
+         "deploy.yaml: capability 'gpu': expected one of"),
+        ("name: a\nimage: 127.0.0.1:5000/a:1\nrestart: sometimes\n",
+         "deploy.yaml: restart policy 'sometimes': expected"),
+        ("name: a\nimage: 127.0.0.1:5000/a:1\nrestart: unless-stopped\n",
+         "deploy.yaml: restart policy 'unless-stopped': expected"),
+        ("name: a\nimage: 127.0.0.1:5000/a:1\nmemory: lots\n",
+         "deploy.yaml: deployment 'a' memory 'lots': expected a byte count"),
+        ("name: a\nimage: 127.0.0.1:5000/a:1\nargs: [" + ",".join(["x" * 1024] * 64) + "]\n",
+         "deploy.yaml: deployment 'a': fleet message of 66015 bytes is over the 65536-byte bound"),
+        ("".join(f"- {{name: a{i}, image: 127.0.0.1:5000/a:1}}\n" for i in range(65)),
+         "deploy.yaml: 65 deployments: expected at most 64"),
         ("- {name: a, image: 127.0.0.1:5000/a:1}\n- {name: a, image: 127.0.0.1:5000/b:1}\n",
          "deploy.yaml: deployments[1]: name 'a' is already used by"),
         ("deployments:\n- {name: a, image: 127.0.0.1:5000/a:1}\n- {name: b}\n",

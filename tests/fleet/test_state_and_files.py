@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,6 +75,27 @@ def test_long_errors_are_cut_in_the_state_message() -> None:
         containers=[],
     )
     assert len(m["deployments"]["a"]["error"]) == 300 and m["deployments"]["a"]["container"] is None
+
+
+def test_a_state_message_fits_whatever_its_errors_say() -> None:
+    """64 failed deployments whose errors are non-ASCII (six bytes each in JSON): the errors are
+    cut further rather than the member not reporting at all."""
+    failed = Progress("g" * 16, "failed", D, "é" * 5000)
+    m = state_message(
+        "d1",
+        {},
+        version="v",
+        health={},
+        resources={},
+        deployments={f"dep{i:02}": (failed, f"dep{i:02}") for i in range(protocol.MAX_DEPLOYMENTS)},
+        containers=[{"id": f"c{i}"} for i in range(protocol.MAX_CONTAINERS)],
+    )
+    data = encode_state(m)
+    assert len(data) <= protocol.MAX_MESSAGE
+    decoded = json.loads(data)
+    assert len(decoded["deployments"]) == protocol.MAX_DEPLOYMENTS and decoded["containers"] == []
+    assert {e["error"] for e in decoded["deployments"].values()} == {"é" * 40}
+    assert {e["state"] for e in decoded["deployments"].values()} == {"failed"}
 
 
 def test_device_view_reads_presence_and_state() -> None:
@@ -183,3 +205,36 @@ def test_the_bridge_follows_what_each_container_was_deployed_with() -> None:
     assert DaemonHost.bridged([container(new, recorded=False)], desired) == {"alerts/"}
     assert DaemonHost.bridged([container(old, recorded=False)], desired) == set()
     assert DaemonHost.bridged([{"id": "mine", "labels": {LABEL_BRIDGE: '["x/"]'}}], desired) == set()
+
+
+def test_a_target_that_goes_offline_mid_rollout_is_still_waited_for() -> None:
+    from types import SimpleNamespace
+
+    from ocre_py.fleet.control import rollout_status
+
+    d = protocol.Deployment.from_dict({"name": "a", "image": "r.io/a", "selector": {"role": "s"}})
+    views = {}
+    for name in ("d1", "d2"):
+        v = DeviceView(name)
+        v.on_presence(protocol.encode({"online": True}))
+        v.on_state(protocol.encode({"labels": {"role": "s"}}))
+        views[name] = v
+
+    def report(name: str, state: str) -> None:
+        progress = {"a": {"generation": d.generation, "state": state}}
+        views[name].on_state(protocol.encode({"labels": {"role": "s"}, "deployments": progress}))
+
+    watch: Any = SimpleNamespace(devices=views)
+    expected: set[tuple[str, str]] = set()
+    assert rollout_status(watch, [d], expected).waiting == ("d1 (pending)", "d2 (pending)")
+    report("d2", "running")
+    views["d1"].on_presence(protocol.encode({"online": False}))  # killed while it pulled
+    status = rollout_status(watch, [d], expected)
+    assert (status.done, status.total, status.waiting, status.finished) == (1, 2, ("d1 (offline)",), False)
+    assert rollout_status(watch, [d]).finished  # what the count was without remembering d1
+    views["d1"].on_presence(protocol.encode({"online": True}))
+    report("d1", "running")
+    assert rollout_status(watch, [d], expected).finished
+    views["d1"].on_state(protocol.encode({"labels": {"role": "other"}}))  # moved away: not waited for
+    views["d1"].on_presence(protocol.encode({"online": False}))
+    assert rollout_status(watch, [d], expected).finished

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from ocre_py.errors import InvalidInput
 from ocre_py.fleet import bus
 from ocre_py.fleet.broker import BrokerOptions, connect, make_client
 from ocre_py.fleet.protocol import Deployment, deployment_topic, encode
@@ -343,6 +344,9 @@ def test_model_bounds_what_it_keeps() -> None:
     assert big["message"]["truncated"]
     control = model.apply(f"ocre/v1/{FLEET}/bus/t", Envelope("x", "t", "text/plain", b"\x01\x02").encode())
     assert control is not None and control["message"]["encoding"] == "base64"  # not shown as text
+    other = encode(Deployment(name="b", image="r.io/b:1").with_generation().to_message())
+    shown = model.apply(f"ocre/v1/{FLEET}/deployments/a", other)
+    assert shown is not None and shown["deployment"]["error"] == "deployment a: its message names 'b'"
     assert model.apply(f"ocre/v1/{FLEET}/devices/d1/state", b"") == {
         "kind": "device",
         "id": "d1",
@@ -394,5 +398,5 @@ def test_parse_listen() -> None:
     assert parse_listen("127.0.0.1:0") == ("127.0.0.1", 0)
     assert parse_listen("[::1]:8080") == ("::1", 8080)
     for bad in (":9000", "8080", "host:99999", "a:b", "[::1]"):
-        with pytest.raises(Exception, match="--listen"):
+        with pytest.raises(InvalidInput, match="--listen"):
             parse_listen(bad)

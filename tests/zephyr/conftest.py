@@ -18,19 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO_COPY_IGNORE
+
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
-_IGNORE = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    "build",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".mypy_cache",
-    "*.egg-info",
-    "*.wasm",
-)
 
 
 @dataclass
@@ -44,7 +35,7 @@ class Run:
 def west_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A west workspace whose manifest repository is a copy of this repository (zephyr filtered)."""
     top = tmp_path_factory.mktemp("ws")
-    shutil.copytree(REPO, top / "ocre-toolkit", ignore=_IGNORE)
+    shutil.copytree(REPO, top / "ocre-toolkit", ignore=REPO_COPY_IGNORE)
     env = _env(top)
     subprocess.run([sys.executable, "-m", "west", "init", "-l", "ocre-toolkit"], cwd=top, env=env, check=True,
                    capture_output=True)  # fmt: skip
