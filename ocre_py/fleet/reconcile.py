@@ -132,9 +132,10 @@ def gate(deployment: Deployment, device: str, peers: dict[str, Peer]) -> Hold | 
             stopped=True,
         )
     if waiting:
-        return Hold(
-            deployment, f"waiting for batch {batch - 1}: {len(waiting)} of {len(previous)} not done yet"
-        )
+        # No count of those not done yet: the reason goes into the member's retained state, and a
+        # reason that changed with each peer's progress would republish it batch_size times per
+        # batch, each copy delivered to every member of the next batch, which decides again.
+        return Hold(deployment, f"waiting for batch {batch - 1} ({len(previous)} devices) to be done")
     return None
 
 

@@ -116,6 +116,22 @@ def test_batched_rollout_gates_on_previous_batch() -> None:
     assert (stop.progress.state, stop.progress.reason, stop.progress.error) == ("stopped", stop.reason, None)
 
 
+def test_a_held_device_reports_the_same_progress_while_the_batch_before_advances() -> None:
+    """A member republishes its state when its progress changes, and each member of the next batch
+    receives every copy and decides again: a reason counting the devices done would republish it at
+    each one of them (batch_size copies per member, batch_size² deliveries to the next batch)."""
+    d = dep(rollout={"batch_size": 3}, plan=[["d1", "d2", "d3"], ["d4"]])
+    running, pulling = Progress(d.generation, "running"), Progress(d.generation, "pulling")
+    holds = []
+    for done in range(3):  # 0, 1, then 2 of d1..d3 done; the next one pulling, the rest not heard of
+        progress = [running] * done + [pulling] + [None] * (2 - done)
+        peers = {f"d{i + 1}": Peer(True, {"hello": pr} if pr else {}) for i, pr in enumerate(progress)}
+        holds.append(gate(d, "d4", peers))
+    assert all(isinstance(h, Hold) and not h.stopped for h in holds)
+    assert len({h.progress for h in holds if h is not None}) == 1
+    assert "waiting for batch 0" in holds[0].reason  # type: ignore[union-attr]
+
+
 def test_members_follow_the_batch_before_theirs() -> None:
     d = dep(selector={"role": "s"}, rollout={"batch_size": 2}, plan=[["d1", "d2"], ["d3", "d4"]])
     assert d.previous_batch("d1") == () and d.previous_batch("d3") == ("d1", "d2")

@@ -100,6 +100,10 @@ def test_batched_rollout_goes_batch_by_batch_and_stops_on_a_failure(
         last_run = max(i for i, e in enumerate(events) if e[1] == "running" and e[0] in batches[0])
         assert last_run < first_pull
         assert not any(dev in batches[2] and state in ("pulling", "running") for dev, state in events)
+        # a held member publishes its state once while the batch before it advances, not again at
+        # each of that batch's devices done: its progress (the reason included) stays the same
+        for dev in batches[1] + batches[2]:
+            assert [state for d_, state in events if d_ == dev].count("held") <= 1, dev
 
 
 def test_a_dropped_member_is_marked_offline_by_its_will(broker: Mosquitto, observer: Observer) -> None:
