@@ -17,10 +17,18 @@ if TYPE_CHECKING:
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 NAME_RULE = "lowercase letters, digits, '.', '_' or '-', not starting with '.'"
+FIRMWARE_NAME_MAX = 31  # characters of a container name the firmware's autostart parser keeps
 
 
 def is_valid_name(name: str) -> bool:
     return bool(name) and not name.startswith(".") and _NAME_CHARS.issuperset(name)
+
+
+def is_short_name(name: str, max_length: int) -> bool:
+    """The stricter names of stored formats: :func:`is_valid_name`, starting with a letter or digit,
+    at most ``max_length`` characters (the firmware's autostart parser keeps 31; a fleet's device,
+    deployment and fleet names are one MQTT topic level of at most 63)."""
+    return 0 < len(name) <= max_length and name[0] not in "._-" and _NAME_CHARS.issuperset(name)
 
 
 def check_name(name: str, *, what: str = "name") -> str:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ocre_py.errors import InvalidInput
+from ocre_py.names import is_short_name
 
 T = TypeVar("T")
 
@@ -62,7 +63,7 @@ MAX_ENVELOPE = 4 * -(-MAX_BUS_PAYLOAD // 3) + 16 * 1024
 MAX_PACKET = 128 * 1024
 
 # Names that become one topic level: no '/', '+', '#', no leading '.', short enough for a device.
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+NAME_MAX = 63
 NAME_RULE = "1-63 of [a-z0-9_.-], starting with a letter or digit"
 _LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,62}")
 
@@ -82,7 +83,7 @@ def keep(mapping: dict[str, T], name: str, value: T, limit: int, what: str) -> N
 
 def check_fleet_name(value: object, what: str) -> str:
     """A device ID, deployment or fleet name: one topic level a firmware can store as-is."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
+    if not isinstance(value, str) or not is_short_name(value, NAME_MAX):
         raise InvalidInput.field(None, what, value, NAME_RULE)
     return value
 
@@ -146,11 +147,11 @@ def parse_topic(fleet: str, topic: str) -> tuple[str, str, str] | None:
     kind, _, tail = rest.partition("/")
     if kind == "bus" and tail:
         return ("bus", "", tail)
-    if kind == "deployments" and _NAME.fullmatch(tail):
+    if kind == "deployments" and is_short_name(tail, NAME_MAX):
         return ("deployments", tail, "")
     if kind == "devices":
         name, _, leaf = tail.partition("/")
-        if _NAME.fullmatch(name) and leaf in ("presence", "state"):
+        if is_short_name(name, NAME_MAX) and leaf in ("presence", "state"):
             return ("devices", name, leaf)
     return None
 

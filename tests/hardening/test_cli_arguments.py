@@ -59,6 +59,19 @@ def test_names_never_traverse(text: str) -> None:
         assert "/" not in text and not text.startswith(".") and text not in ("", "..")
 
 
+@settings(max_examples=500, deadline=None)
+@given(TEXT | st.text(alphabet="az09._-A/\n+", max_size=70), st.sampled_from([31, 63]))
+def test_short_names_are_the_stored_formats_rule(text: str, limit: int) -> None:
+    """The firmware's container names (31) and the fleet's topic-level names (63): the rule the
+    formats were written with, ``[a-z0-9][a-z0-9_.-]{0,limit-1}`` matched whole."""
+    import re
+
+    from ocre_py.names import is_short_name
+
+    rule = re.compile(rf"[a-z0-9][a-z0-9_.-]{{0,{limit - 1}}}")
+    assert is_short_name(text, limit) == bool(rule.fullmatch(text))
+
+
 def test_numbers_too_long_for_a_float_are_refused_not_crashed() -> None:
     """Found by fuzz_cli_args: 400 digits made float() say inf and int() raise OverflowError."""
     import pytest

@@ -7,12 +7,12 @@ the field and what was expected, in one line. A missing ``ocre.yml`` means all d
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ocre_py.errors import InvalidInput
+from ocre_py.names import FIRMWARE_NAME_MAX, is_short_name
 from ocre_py.units import parse_size
 from ocre_py.yaml_schema import load_yaml, validate
 
@@ -30,7 +30,6 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "filesystem": ("OCRE_FILESYSTEM",),
     "aot": ("OCRE_WAMR_AOT",),
 }
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,30}$")
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "ocre.yml") -> OcreC
     seen: set[str] = set()
     for i, c in enumerate(data.get("containers") or []):
         where = f"containers[{i}]"
-        if not _NAME.fullmatch(c["name"]):
+        if not is_short_name(c["name"], FIRMWARE_NAME_MAX):
             raise InvalidInput.field(
                 source, f"{where}.name", c["name"], "[a-z0-9][a-z0-9_.-]*, at most 31 chars"
             )

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ocre_py.errors import InvalidInput
+from ocre_py.names import FIRMWARE_NAME_MAX, is_short_name
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ MAX_LINE = 512
 MAX_ENTRIES = 8
 MAX_ITEMS = 8  # args, env and capabilities, each
 MAX_FILE = 4096
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,30}$")
 _CAP = re.compile(r"^[a-z][a-z0-9_:]*$")
 
 
@@ -60,7 +60,7 @@ class AutostartEntry:
 
     def validate(self, source: str = "autostart") -> None:
         """Refuse what the C parser could not read back, naming the field."""
-        if not _NAME.fullmatch(self.name):
+        if not is_short_name(self.name, FIRMWARE_NAME_MAX):
             raise InvalidInput.field(source, "name", self.name, "[a-z0-9][a-z0-9_.-]*, at most 31 characters")
         if not self.image or "/" in self.image or self.image.startswith(".") or _bad(self.image):
             raise InvalidInput.field(source, "image", self.image, "a file name under /lfs/ocre/images")
