@@ -56,8 +56,6 @@ def run_attached(args: argparse.Namespace, client: DaemonClient) -> int:
     """Create the container on the daemon, start it attached, return its exit code."""
     request = create_request(args, client)
     request["mounts"] = [_absolute(m) for m in request["mounts"]]  # the daemon's cwd is not ours
-    # --rm: the daemon removes it when it ends (also when this client is gone); wait still answers
-    request["auto_remove"] = bool(args.rm)
     cid = client.create(request)["id"]
     out = sys.stdout.buffer
     sys.stdout.flush()

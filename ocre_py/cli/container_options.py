@@ -85,7 +85,7 @@ def create_request(args: argparse.Namespace, client: DaemonClient) -> dict[str, 
         restart=getattr(args, "restart", None),
         labels=getattr(args, "label", []),
         runtime=args.runtime,
-        auto_remove=bool(getattr(args, "rm", False)),  # run -d --rm, create --rm: the daemon removes it
+        auto_remove=bool(getattr(args, "rm", False)),  # run [-d] --rm, create --rm: the daemon removes it
     )
     request["args"] = list(args.args)
     if image is None:
