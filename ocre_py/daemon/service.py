@@ -400,13 +400,20 @@ class Daemon:
         return self._describe(entry)
 
     def wait(self, cid: str, timeout: float | None = None) -> int | None:
-        """The exit code; a ``--rm`` container removed meanwhile answers with the one it ended with."""
+        """The exit code. A ``--rm`` container answers once the daemon has removed it, and one removed
+        before the wait with the code it ended with."""
         if cid not in self._entries and (code := self.removed.exit_code(cid)) is not None:
             return code
         entry = self._entry(cid)
         if entry.container is None:
             raise ContainerError(f"container {cid} failed: {entry.record.error}")
-        return self.runtime.wait(cid, timeout)
+        code = self.runtime.wait(cid, timeout)
+        if code is not None and entry.record.request.get("auto_remove"):  # answered once it is removed
+            self.removed.wait_until(
+                lambda: self._entries.get(cid) is not entry or self._shutting_down,
+                30.0 if timeout is None else min(30.0, timeout),
+            )
+        return code
 
     def _set_desired(self, entry: _Entry, desired: str) -> None:
         with entry.lock:
@@ -556,6 +563,7 @@ class Daemon:
         if self._shutting_down:
             return
         self._shutting_down = True
+        self.removed.settled()  # waits for a --rm removal stop waiting: none comes now
         with self._lock:
             entries = list(self._entries.values())
         for e in entries:
