@@ -154,33 +154,23 @@ class DaemonClient:
             headers["Authorization"] = f"Bearer {self.token}"
         target = API + path
         kept = self._idle.pop(_thread.get_ident(), None) if reuse else None
-        if kept is not None:
+        while True:
+            conn = kept
             try:
-                kept.set_deadline(timeout)
-                kept.send(method, target, self._host_header, headers, body)
-                return kept, kept.reply()
-            except (BrokenPipeError, ConnectionResetError):  # wire.NoReply too
-                kept.close()  # closed by the daemon while idle: try once more, fresh
-            except (OSError, wire.BadReply) as exc:
-                kept.close()
-                raise self._failure(exc, timeout) from None
-            except BaseException:
-                kept.close()
+                if conn is None:
+                    conn = self._open(timeout)
+                conn.set_deadline(timeout)
+                conn.send(method, target, self._host_header, headers, body)
+                return conn, conn.reply()
+            except BaseException as exc:
+                if conn is not None:
+                    conn.close()
+                if kept is not None and isinstance(exc, BrokenPipeError | ConnectionResetError):
+                    kept = None  # closed by the daemon while idle (wire.NoReply too): once more, fresh
+                    continue
+                if isinstance(exc, OSError | wire.BadReply):
+                    raise self._failure(exc, timeout) from None
                 raise
-        conn: wire.Connection | None = None
-        try:
-            conn = self._open(timeout)
-            conn.set_deadline(timeout)
-            conn.send(method, target, self._host_header, headers, body)
-            return conn, conn.reply()
-        except (OSError, wire.BadReply) as exc:
-            if conn is not None:
-                conn.close()
-            raise self._failure(exc, timeout) from None
-        except BaseException:
-            if conn is not None:
-                conn.close()
-            raise
 
     def _failure(self, exc: OSError | wire.BadReply, timeout: float | None) -> DaemonError:
         """The error of a request that got no reply, in words (and a hint where one helps)."""

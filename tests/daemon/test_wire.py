@@ -153,6 +153,12 @@ def test_chunked_interim_and_close_framed_replies(fake) -> None:
     assert client.containers() == [5]  # a new connection after the close
 
 
+def test_a_kept_connection_closed_while_idle_is_retried_once_fresh(fake) -> None:
+    client = fake(send(ok(b"[1]")), send(close=True), send(ok(b"[2]")))
+    assert client.containers() == [1]
+    assert client.containers() == [2]  # the kept one got no reply: the same request on a new one
+
+
 def test_errors_come_back_as_the_daemons(fake) -> None:
     body = b'{"error": {"type": "NotFound", "message": "no such container: x", "hint": "ps"}}'
     client = fake(send(b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)))
