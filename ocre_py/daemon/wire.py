@@ -175,7 +175,7 @@ class Reply:
         length = headers.get("content-length")
         if status in (204, 304):
             length = "0"
-        elif self.chunked or "transfer-encoding" in headers:
+        elif "transfer-encoding" in headers:
             length = None  # RFC 9112 6.3: Transfer-Encoding wins over Content-Length
         if length is not None and not length.isdigit():
             raise BadReply(f"Content-Length {length[:40]!r} is not a byte count")
