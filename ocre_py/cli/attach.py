@@ -40,7 +40,8 @@ def reachable_daemon(args: argparse.Namespace) -> DaemonClient | None:
     client = client_for(args)
     if args.host is not None:
         return client
-    client.connect_retry = 0.0  # a probe: a stale socket must not cost the retry window
+    # a probe: a stale socket must not cost the retry window, which the run's calls get back after
+    retry, client.connect_retry = client.connect_retry, 0.0
     try:
         client.version()
     except DaemonError as exc:
@@ -48,7 +49,7 @@ def reachable_daemon(args: argparse.Namespace) -> DaemonClient | None:
 
         logging.getLogger(__name__).debug("no daemon (%s): running in this process", exc.message)
         return None
-    client.connect_retry = 2.0
+    client.connect_retry = retry
     return client
 
 
