@@ -64,7 +64,6 @@ def create_request(args: argparse.Namespace, client: DaemonClient) -> dict[str, 
     from ocre_py.image.runnable import resolve_image
     from ocre_py.image.trust import effective_policy
     from ocre_py.names import is_valid_name
-    from ocre_py.units import parse_size
 
     require = getattr(args, "require_signature", False)
     image = None
@@ -91,9 +90,11 @@ def create_request(args: argparse.Namespace, client: DaemonClient) -> dict[str, 
     if image is None:
         request["image"] = args.image
         return request
-    memory = parse_size(args.memory, what="--memory") if args.memory else None
-    argv, env, caps, limit = image.with_defaults(
-        args=args.args, env=request["env"], capabilities=request["capabilities"], memory_limit=memory
+    argv, env, caps, limit = image.with_defaults(  # the request's memory_limit: --memory, parsed by build
+        args=args.args,
+        env=request["env"],
+        capabilities=request["capabilities"],
+        memory_limit=request["memory_limit"],
     )
     request.update(args=list(argv), env=list(env), capabilities=list(caps), memory_limit=limit)
     request["image"] = upload_resolved(client, image)["name"]  # already verified: no second lookup
