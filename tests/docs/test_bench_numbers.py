@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 from benchmarks.run import DATA, SPAN, SPAN_DOCS, rewrite_spans, span_value
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 RESULTS = json.loads(DATA.read_text())
 FIX = "run `python -m benchmarks.run --spans` (rewrites every span from docs/benchmarks.json)"
 

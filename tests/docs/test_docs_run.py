@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_COPY_IGNORE
+from tests.conftest import REPO, REPO_COPY_IGNORE
 from tests.docs import doc_shell
 from tests.docs.doc_shell import Command, Outcome, Terminal
 
-REPO = Path(__file__).resolve().parents[2]
 DOCS = [
     "README.md",
     *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").rglob("*.md")),

@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from ocre_py.zephyr import deploy as dep
-from tests.conftest import CliResult
+from tests.conftest import REPO, CliResult
 from tests.deploy.test_hex_delta_flasher import FakeFlash
 
-REPO = Path(__file__).resolve().parents[2]
 DTS = REPO / "tests" / "deploy" / "dts"
 
 
