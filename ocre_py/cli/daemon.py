@@ -91,7 +91,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def add_fleet_options(p: argparse.ArgumentParser) -> None:
     """``--fleet`` and friends: the daemon joins a fleet as a member (docs/fleet.md)."""
-    from ocre_py.cli.fleet import FLEET_NAME_DEFAULT
+    from ocre_py.cli.fleet_options import FLEET_NAME_DEFAULT
 
     g = p.add_argument_group("fleet membership (docs/fleet.md)")
     g.add_argument("--fleet", metavar="URL", help="join the fleet on this MQTT broker: mqtt[s]://HOST[:PORT]")

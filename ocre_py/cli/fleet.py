@@ -8,61 +8,18 @@ lists the members, ``rm NAME...`` removes deployments everywhere. The broker com
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ocre_py.cli import exit_codes
+from ocre_py.cli import exit_codes, fleet_ui
+from ocre_py.cli.fleet_options import add_broker_options, broker_target
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ocre_py.fleet.broker import BrokerOptions
     from ocre_py.fleet.observe import FleetWatch
-
-
-#: How ``--fleet NAME`` (``--fleet-name`` for the daemon) defaults, in every command's help:
-#: ``fleet.broker.fleet_name`` resolves it (``DEFAULT_FLEET``, ``FLEET_NAME_ENV``). The parsers do
-#: not import the fleet modules, so the CLI starts fast; tests/fleet hold this text to them.
-FLEET_NAME_DEFAULT = "default: $OCRE_FLEET_NAME, else 'default'"
-
-
-def add_broker_options(p: argparse.ArgumentParser) -> None:
-    """The options every fleet verb takes to reach the broker (``ocre fleet ui`` too)."""
-    p.add_argument("--broker", metavar="URL", help="mqtt[s]://HOST[:PORT] (default: $OCRE_FLEET)")
-    p.add_argument("--fleet", metavar="NAME", help=f"the fleet on the broker ({FLEET_NAME_DEFAULT})")
-    p.add_argument(
-        "--ca", metavar="FILE", help="CA certificates of an mqtts:// broker (default: $OCRE_FLEET_CA)"
-    )
-    p.add_argument("--cert", metavar="FILE", help="client certificate (PEM; default: $OCRE_FLEET_CERT)")
-    p.add_argument("--key", metavar="FILE", help="its private key (PEM; default: $OCRE_FLEET_KEY)")
-    p.add_argument(
-        "--username",
-        metavar="NAME",
-        help="broker user (default: $OCRE_FLEET_USERNAME; password: $OCRE_FLEET_PASSWORD)",
-    )
-
-
-def broker_target(args: argparse.Namespace) -> tuple[BrokerOptions, str]:
-    """The broker options and the fleet name from :func:`add_broker_options`' options (each falling
-    back on its environment variable), checked: a bad URL or name is one line and exit 2."""
-    from dataclasses import replace
-
-    from ocre_py.fleet.broker import broker_from_env, fleet_name
-
-    options = broker_from_env(args.broker)
-    options = replace(
-        options,
-        ca=args.ca or options.ca,
-        cert=args.cert or options.cert,
-        key=args.key or options.key,
-        username=args.username or options.username,
-    )
-    options.parts  # noqa: B018 (checks the URL now, before anything connects)
-    return options, fleet_name(args.fleet)
 
 
 def fleet_watch(args: argparse.Namespace) -> FleetWatch:
@@ -113,9 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_broker_options(rm)
     rm.set_defaults(func=cmd_rm)
 
-    # `ocre fleet ui` plugs in here: ocre_py/cli/fleet_ui.py exposes register(verbs).
-    if importlib.util.find_spec("ocre_py.cli.fleet_ui") is not None:
-        importlib.import_module("ocre_py.cli.fleet_ui").register(verbs)
+    fleet_ui.register(verbs)
 
 
 def cmd_apply(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from ocre_py.cli import exit_codes
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from ocre_py.cli.fleet import add_broker_options
+    from ocre_py.cli.fleet_options import add_broker_options
 
     p = verbs.add_parser(
         "ui",
@@ -36,7 +36,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from ocre_py.cli.fleet import broker_target
+    from ocre_py.cli.fleet_options import broker_target
     from ocre_py.fleet.view import FleetView, is_loopback, parse_listen
 
     host, port = parse_listen(args.listen)

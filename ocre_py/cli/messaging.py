@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def add_bus_options(p: argparse.ArgumentParser) -> None:
-    from ocre_py.cli.fleet import FLEET_NAME_DEFAULT
+    from ocre_py.cli.fleet_options import FLEET_NAME_DEFAULT
 
     p.add_argument(
         "--broker",

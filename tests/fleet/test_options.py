@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ocre_py.cli.daemon import fleet_config
-from ocre_py.cli.fleet import FLEET_NAME_DEFAULT, broker_target
+from ocre_py.cli.fleet_options import FLEET_NAME_DEFAULT, broker_target
 from ocre_py.cli.main import build_parser
 from ocre_py.cli.messaging import bus_target
 from ocre_py.fleet.broker import DEFAULT_FLEET, FLEET_NAME_ENV, BrokerOptions
