@@ -24,6 +24,7 @@ from ocre_py import __version__
 from ocre_py.daemon.procstat import rss_bytes
 from ocre_py.daemon.service import Daemon
 from ocre_py.daemon.validate import MAX_SECONDS, finite_number
+from ocre_py.daemon.wire import payload_fields
 from ocre_py.errors import Conflict, InvalidInput, NotFound, OcreError
 
 API_VERSION = "v1"
@@ -332,16 +333,12 @@ def subscribe(daemon: Daemon, req: Request) -> Stream:
 
 
 def encode_message(message: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    return {
         "id": message.message_id,
         "topic": message.topic.decode(errors="replace"),
         "content_type": message.content_type.decode(errors="replace"),
+        **payload_fields(message.payload),
     }
-    try:
-        out["payload"] = message.payload.decode()
-    except UnicodeDecodeError:
-        out["payload"], out["encoding"] = base64.b64encode(message.payload).decode(), "base64"
-    return out
 
 
 def decode_payload(data: dict[str, Any]) -> bytes:

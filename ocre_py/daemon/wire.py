@@ -302,6 +302,17 @@ def dumps(value: Any) -> bytes:
     return "".join(encode(value, 0)).encode()
 
 
+def payload_fields(payload: bytes) -> dict[str, str]:
+    """A message payload in JSON, as the daemon's subscriptions and the fleet bus tools print it:
+    UTF-8 text as it is, anything else base64 with ``"encoding": "base64"``."""
+    try:
+        return {"payload": payload.decode()}
+    except UnicodeDecodeError:
+        import base64
+
+        return {"payload": base64.b64encode(payload).decode(), "encoding": "base64"}
+
+
 def quote(text: str) -> str:
     """``urllib.parse.quote(text, safe="")``: every byte but the unreserved ones as ``%XX``."""
     return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in text.encode())

@@ -8,7 +8,6 @@ MIME type, and a subscription matches every topic it is a string prefix of.
 
 from __future__ import annotations
 
-import base64
 import itertools
 import logging
 import queue
@@ -16,6 +15,7 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ocre_py.daemon.wire import payload_fields
 from ocre_py.errors import InvalidInput
 from ocre_py.fleet.broker import BrokerOptions, client_id, connect, make_client, publish_acked
 from ocre_py.fleet.protocol import (
@@ -83,17 +83,13 @@ def publish(
 
 def message_dict(envelope: Envelope, seq: int) -> dict[str, Any]:
     """The local subscription's format (``daemon.api.encode_message``), plus the origin."""
-    out: dict[str, Any] = {
+    return {
         "id": seq,
         "topic": envelope.topic,
         "content_type": envelope.content_type,
         "from": envelope.origin,
+        **payload_fields(envelope.payload),
     }
-    try:
-        out["payload"] = envelope.payload.decode()
-    except UnicodeDecodeError:
-        out["payload"], out["encoding"] = base64.b64encode(envelope.payload).decode(), "base64"
-    return out
 
 
 def subscribe(
