@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -21,14 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ocre_py.image.wasm import encode_uleb
+from tests.ports import free_port
 
 MIB = 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def padded_module(size: int, seed: int = 0) -> bytes:
@@ -45,7 +39,7 @@ def loopback_registry(work: Path) -> Iterator[str]:
     exe = shutil.which("docker-registry")
     if not exe:
         raise RuntimeError("docker-registry is not installed (apt-get install docker-registry)")
-    port = _free_port()
+    port = free_port()
     (work / "data").mkdir()
     config = work / "config.yml"
     config.write_text(

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 from pathlib import Path
 
 import pytest
 
 from ocre_py.daemon import DaemonClient, parse
 from ocre_py.errors import DaemonError
+from tests.ports import free_port
 
 from .conftest import DaemonProcess
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _raw(port: int, headers: dict[str, str]) -> tuple[int, dict]:
@@ -31,7 +25,7 @@ def _raw(port: int, headers: dict[str, str]) -> tuple[int, dict]:
 
 
 def test_tcp_requires_token(home: Path, monkeypatch: pytest.MonkeyPatch, examples: dict[str, Path]) -> None:
-    port = _free_port()
+    port = free_port()
     tcp = f"tcp://127.0.0.1:{port}"
     proc = DaemonProcess(home, [f"unix://{home / 'ocre.sock'}", tcp])
     try:

@@ -6,7 +6,6 @@ Certificates are made with ``cryptography`` for each test session: a CA, a serve
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from ocre_py.daemon.tls import TlsFiles, resolve_client, server_context
 from ocre_py.errors import DaemonError, InvalidInput
 from tests.hardening.conftest import CLIENTS_RESULTS, _recorder
 from tests.pki import Pki, make_pki
+from tests.ports import free_port
 
 from .conftest import DaemonProcess
 
@@ -134,16 +134,10 @@ def test_server_tls_options_are_checked(pki: Pki, tmp_path: Path) -> None:
         daemon.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_ocre_daemon_mutual_tls_end_to_end_with_cli_flags_and_env(
     home: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tcp = f"tcp://127.0.0.1:{_free_port()}"
+    tcp = f"tcp://127.0.0.1:{free_port()}"
     extra = ["--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key), "--tls-ca", str(pki.ca)]
     proc = DaemonProcess(home, [f"unix://{home / 'ocre.sock'}", tcp], extra=extra)
     try:

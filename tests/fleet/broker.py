@@ -19,12 +19,7 @@ import time
 from pathlib import Path
 
 from ocre_py.fleet.protocol import MAX_PACKET
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import free_port
 
 
 def cpu_seconds(pid: int) -> float:

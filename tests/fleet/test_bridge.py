@@ -19,8 +19,9 @@ from ocre_py.fleet.bridge import Bridge, EchoLedger, minimal_filters, minimal_pr
 from ocre_py.fleet.broker import BrokerOptions
 from ocre_py.fleet.protocol import MAX_BUS_PAYLOAD, MAX_ENVELOPE, MAX_MESSAGE, Envelope, bus_topic
 from tests.daemon.conftest import OCRE
-from tests.fleet.broker import Mosquitto, free_port
+from tests.fleet.broker import Mosquitto
 from tests.fleet.nodes import FLEET, BusSpy, Node, wait_until
+from tests.ports import free_port
 
 QUIET = 1.0  # seconds without traffic before counting messages: a loop would keep adding some
 

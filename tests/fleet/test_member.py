@@ -305,7 +305,7 @@ def test_fleet_commands_need_a_reachable_broker(ocre_cli: Callable[..., CliResul
     assert r.code == 2 and r.err.startswith("ocre: error: no broker: give --broker")
     r = ocre_cli("fleet", "ps", "--broker", "http://x")
     assert r.code == 2 and "broker 'http://x': expected mqtt://HOST[:PORT]" in r.err
-    from tests.fleet.broker import free_port
+    from tests.ports import free_port
 
     r = ocre_cli("fleet", "devices", "--broker", f"mqtt://127.0.0.1:{free_port()}")
     assert r.code == 1 and r.err.startswith("ocre: error: cannot reach the fleet broker mqtt://127.0.0.1:")

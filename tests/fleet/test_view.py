@@ -24,10 +24,11 @@ from ocre_py.fleet.broker import BrokerOptions, connect, make_client
 from ocre_py.fleet.protocol import Deployment, deployment_topic, encode
 from ocre_py.fleet.view import CLIENT_QUEUE, MAX_HEAD, FleetView, parse_listen
 from tests.conftest import CliResult
-from tests.fleet.broker import Mosquitto, free_port
+from tests.fleet.broker import Mosquitto
 from tests.fleet.members import BLINKY_ARGS, OCRE, MemberProcess, push_image, start_members
 from tests.fleet.nodes import FLEET, wait_until
 from tests.image.conftest import RegistryServer
+from tests.ports import free_port
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")

@@ -21,15 +21,10 @@ import pytest
 
 from ocre_py.daemon import DaemonClient, parse
 from tests.daemon.conftest import DaemonProcess, wait_until
+from tests.ports import free_port
 
 FLOOD = 1100
 FD_LIMIT = 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _limit_open_files() -> None:  # runs in the daemon's child process before exec
@@ -65,7 +60,7 @@ def test_half_open_flood_leaves_unix_tcp_clients_and_container_logs_working(
     tmp_path: Path, examples: dict[str, Path], record_clients: dict[str, Any]
 ) -> None:
     home = tmp_path / "home"
-    port = _free_port()
+    port = free_port()
     unix, tcp = f"unix://{home / 'ocre.sock'}", f"tcp://127.0.0.1:{port}"
     proc = DaemonProcess(home, [unix, tcp], preexec=_limit_open_files)
     flood: list[socket.socket] = []

@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import importlib
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -26,14 +25,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliResult, require_program
+from tests.ports import free_port
 
 USER, PASSWORD = "alice", "s3cret-pw"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -16,7 +16,8 @@ from ocre_py.image import mediatypes as mt
 from ocre_py.image.digests import digest_of
 from ocre_py.image.manifest import Descriptor, canonical, manifest_bytes
 from ocre_py.image.registry import Registry
-from tests.image.conftest import PASSWORD, USER, RegistryServer, free_port, http_server, snapshot
+from tests.image.conftest import PASSWORD, USER, RegistryServer, http_server, snapshot
+from tests.ports import free_port
 
 _counter = iter(range(10_000))
 
